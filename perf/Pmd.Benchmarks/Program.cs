@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Pmd.Benchmarks.MempoolBenchmarks).Assembly).Run(args);

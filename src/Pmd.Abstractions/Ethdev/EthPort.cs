@@ -1,0 +1,165 @@
+using Pmd.Memory;
+
+namespace Pmd.Ethdev;
+
+/// <summary>
+/// The base of every driver's port, like an rte_eth_dev with its dev_ops. The control-path methods
+/// (configure, start, stop, close, modes, stats) check the life cycle and call the driver's hooks;
+/// the datapath is <see cref="RxBurst"/> and <see cref="TxBurst"/>, which drivers implement
+/// without allocating, locking or throwing.
+/// </summary>
+public abstract class EthPort : IDisposable
+{
+    private readonly Lock _controlLock = new();
+
+    protected EthPort(string name) => Name = name;
+
+    /// <summary>The device name from the devargs, e.g. net_virtio_user0.</summary>
+    public string Name { get; }
+
+    /// <summary>The id the <see cref="PortRegistry"/> gave this port; <see cref="PortRegistry.InvalidPortId"/> before attach.</summary>
+    public ushort PortId { get; internal set; } = PortRegistry.InvalidPortId;
+
+    /// <summary>The registry this port is attached to, which delivers its events.</summary>
+    public PortRegistry? Registry { get; internal set; }
+
+    public PortState State { get; private set; } = PortState.Unconfigured;
+
+    public PortConfig? Config { get; private set; }
+
+    public abstract PortInfo Info { get; }
+
+    public abstract MacAddress MacAddress { get; }
+
+    public abstract LinkStatus Link { get; }
+
+    public bool Promiscuous { get; private set; }
+
+    public bool AllMulticast { get; private set; }
+
+    public int Mtu { get; private set; } = 1500;
+
+    public bool IsStarted => State == PortState.Started;
+
+    /// <summary>
+    /// Receives up to <paramref name="mbufs"/>.Length packets from <paramref name="queue"/> into the
+    /// span and returns how many. The caller owns them. One thread per queue at a time.
+    /// </summary>
+    public abstract int RxBurst(int queue, Span<Mbuf> mbufs);
+
+    /// <summary>
+    /// Queues up to <paramref name="mbufs"/>.Length packets on <paramref name="queue"/> and returns how
+    /// many were taken; those now belong to the port. The rest stay the caller's (to retry or free).
+    /// </summary>
+    public abstract int TxBurst(int queue, Span<Mbuf> mbufs);
+
+    public void Configure(PortConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        lock (_controlLock)
+        {
+            if (State is PortState.Started) throw new InvalidOperationException($"port {PortId}: stop it before configuring");
+            if (State is PortState.Closed) throw new ObjectDisposedException(Name);
+            if (config.RxPool is null) throw new ArgumentException("an RX mempool is required", nameof(config));
+            var info = Info;
+            if (config.RxQueues < 1 || config.RxQueues > info.MaxRxQueues)
+                throw new ArgumentOutOfRangeException(nameof(config), $"port {PortId}: {config.RxQueues} RX queues asked, {info.MaxRxQueues} at most");
+            if (config.TxQueues < 1 || config.TxQueues > info.MaxTxQueues)
+                throw new ArgumentOutOfRangeException(nameof(config), $"port {PortId}: {config.TxQueues} TX queues asked, {info.MaxTxQueues} at most");
+            OnConfigure(config);
+            Config = config;
+            State = PortState.Configured;
+        }
+    }
+
+    public void Start()
+    {
+        lock (_controlLock)
+        {
+            if (State is PortState.Started) return;
+            if (State is PortState.Unconfigured) throw new InvalidOperationException($"port {PortId}: configure it before starting");
+            if (State is PortState.Closed) throw new ObjectDisposedException(Name);
+            OnStart();
+            State = PortState.Started;
+        }
+    }
+
+    public void Stop()
+    {
+        lock (_controlLock)
+        {
+            if (State is not PortState.Started) return;
+            State = PortState.Stopped;
+            OnStop();
+        }
+    }
+
+    /// <summary>Stops the port and releases the device. The port cannot be used afterwards.</summary>
+    public void Close()
+    {
+        lock (_controlLock)
+        {
+            if (State is PortState.Closed) return;
+            if (State is PortState.Started)
+            {
+                State = PortState.Stopped;
+                OnStop();
+            }
+            State = PortState.Closed;
+            OnClose();
+        }
+    }
+
+    public void SetPromiscuous(bool enabled)
+    {
+        OnSetPromiscuous(enabled);
+        Promiscuous = enabled;
+    }
+
+    public void SetAllMulticast(bool enabled)
+    {
+        OnSetAllMulticast(enabled);
+        AllMulticast = enabled;
+    }
+
+    public void SetMtu(int mtu)
+    {
+        var info = Info;
+        if (mtu < info.MinMtu || mtu > info.MaxMtu)
+            throw new ArgumentOutOfRangeException(nameof(mtu), $"port {PortId}: MTU {mtu} outside {info.MinMtu}..{info.MaxMtu}");
+        OnSetMtu(mtu);
+        Mtu = mtu;
+    }
+
+    public abstract PortStats GetStats();
+
+    public virtual void ResetStats() { }
+
+    /// <summary>Named counters beyond <see cref="PortStats"/>, like rte_eth_xstats_get.</summary>
+    public virtual IReadOnlyList<Xstat> GetXstats() => [];
+
+    protected abstract void OnConfigure(PortConfig config);
+
+    protected abstract void OnStart();
+
+    protected abstract void OnStop();
+
+    protected abstract void OnClose();
+
+    protected virtual void OnSetPromiscuous(bool enabled) { }
+
+    protected virtual void OnSetAllMulticast(bool enabled) { }
+
+    protected virtual void OnSetMtu(int mtu) { }
+
+    /// <summary>Delivers an event for this port on the registry's control thread (safe from any thread).</summary>
+    protected void RaiseEvent(PortEventType type, string? detail = null) => Registry?.Raise(PortId, type, detail);
+
+    public void Dispose()
+    {
+        Close();
+        GC.SuppressFinalize(this);
+    }
+
+    public override string ToString() => $"port {PortId} ({Name})";
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Pmd.Interop;
+
+namespace Pmd.Hotplug;
+
+/// <summary>
+/// The one control thread of a <see cref="Ethdev.PortRegistry"/>: an epoll loop over eventfds and
+/// sockets (link-state interrupts, VFIO device requests, vhost-user sockets) plus a queue of work
+/// posted from other threads. Event callbacks run here, never on a datapath thread.
+/// </summary>
+public sealed unsafe class ControlThread : IDisposable
+{
+    private readonly SafeFdHandle _epoll;
+    private readonly EventFd _wakeup = new();
+    private readonly ConcurrentQueue<Action> _work = new();
+    private readonly ConcurrentDictionary<int, Action<FdEvents>> _handlers = new();
+    private readonly Thread _thread;
+    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.ControlThread");
+    private volatile bool _stopping;
+
+    public ControlThread(string name = "pmd-ctrl")
+    {
+        _epoll = SafeFdHandle.FromResult(Libc.EpollCreate1(Libc.EPOLL_CLOEXEC), "epoll_create1");
+        AddToEpoll(_wakeup.Fd);
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>True on the control thread itself.</summary>
+    public bool IsCurrent => Thread.CurrentThread == _thread;
+
+    public int ManagedThreadId => _thread.ManagedThreadId;
+
+    /// <summary>Runs <paramref name="work"/> on the control thread, after work posted earlier.</summary>
+    public void Post(Action work)
+    {
+        _work.Enqueue(work);
+        _wakeup.Signal();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the control thread and waits for it (inline if already there).</summary>
+    public void Invoke(Action work, TimeSpan? timeout = null)
+    {
+        if (IsCurrent) { work(); return; }
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try { work(); done.SetResult(); }
+            catch (Exception e) { done.SetException(e); }
+        });
+        if (!done.Task.Wait(timeout ?? TimeSpan.FromSeconds(30)))
+            throw new TimeoutException("the control thread did not run the request in time");
+    }
+
+    /// <summary>Calls <paramref name="handler"/> on the control thread whenever <paramref name="fd"/> is readable or hangs up.</summary>
+    public void Watch(int fd, Action<FdEvents> handler)
+    {
+        if (!_handlers.TryAdd(fd, handler)) throw new InvalidOperationException($"fd {fd} is already watched");
+        try { AddToEpoll(fd); }
+        catch { _handlers.TryRemove(fd, out _); throw; }
+    }
+
+    /// <summary>Stops watching <paramref name="fd"/>; call before closing it.</summary>
+    public void Unwatch(int fd)
+    {
+        if (!_handlers.TryRemove(fd, out _)) return;
+        Libc.EpollCtl(_epoll.Fd, Libc.EPOLL_CTL_DEL, fd, null);
+    }
+
+    private void AddToEpoll(int fd)
+    {
+        var ev = new Libc.EpollEvent { Events = Libc.EpollEvents.In | Libc.EpollEvents.RdHup, Data = (ulong)fd };
+        if (Libc.EpollCtl(_epoll.Fd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0) throw Libc.Error($"epoll_ctl add fd {fd}");
+    }
+
+    private void Run()
+    {
+        const int MaxEvents = 32;
+        var events = stackalloc Libc.EpollEvent[MaxEvents];
+        while (!_stopping)
+        {
+            int n = Libc.EpollWait(_epoll.Fd, events, MaxEvents, 1000);
+            if (n < 0)
+            {
+                if (Libc.LastErrno == Libc.EINTR) continue;
+                _log.LogError("epoll_wait failed: {Error}", Libc.Describe(Libc.LastErrno));
+                return;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                int fd = (int)events[i].Data;
+                if (fd == _wakeup.Fd) { _wakeup.Drain(); continue; }
+                if (_handlers.TryGetValue(fd, out var handler))
+                    Guard(() => handler(ToFdEvents(events[i].Events)));
+            }
+            while (_work.TryDequeue(out var work)) Guard(work);
+        }
+    }
+
+    private void Guard(Action action)
+    {
+        try { action(); }
+        catch (Exception e) { _log.LogError(e, "control-thread callback failed"); }
+    }
+
+    private static FdEvents ToFdEvents(Libc.EpollEvents e) =>
+        ((e & Libc.EpollEvents.In) != 0 ? FdEvents.Readable : 0)
+        | ((e & (Libc.EpollEvents.Hup | Libc.EpollEvents.RdHup | Libc.EpollEvents.Err)) != 0 ? FdEvents.HangUp : 0);
+
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        _wakeup.Signal();
+        if (!IsCurrent) _thread.Join(TimeSpan.FromSeconds(5));
+        _epoll.Dispose();
+        _wakeup.Dispose();
+    }
+}
+
+[Flags]
+public enum FdEvents
+{
+    None = 0,
+    Readable = 1,
+    HangUp = 2,
+}

@@ -1,0 +1,52 @@
+namespace Pmd.Memory;
+
+/// <summary>One region that devices may DMA to: what SET_MEM_TABLE and VFIO_IOMMU_MAP_DMA need.</summary>
+public readonly record struct DmaRegion(int Fd, long FdOffset, nint VirtualAddress, ulong Iova, nuint Length, HugeRegion Owner);
+
+/// <summary>
+/// Every region that Pmd allocated for packet memory. Transports take a snapshot when they start
+/// (vhost-user's memory table) and subscribe to <see cref="Changed"/> to map regions created later
+/// (VFIO). Control path only.
+/// </summary>
+public sealed class DmaRegistry
+{
+    private readonly Lock _lock = new();
+    private readonly List<HugeRegion> _regions = [];
+
+    public static DmaRegistry Shared { get; } = new();
+
+    /// <summary>Raised after a region is added (true) or before it is removed (false).</summary>
+    public event Action<DmaRegion, bool>? Changed;
+
+    public IReadOnlyList<DmaRegion> Snapshot()
+    {
+        lock (_lock) return _regions.Select(Describe).ToArray();
+    }
+
+    /// <summary>The region holding [va, va+length), or null: how a transport rejects foreign memory.</summary>
+    public HugeRegion? Find(nint va, nuint length)
+    {
+        lock (_lock)
+        {
+            foreach (var r in _regions)
+                if (r.Contains(va, length)) return r;
+        }
+        return null;
+    }
+
+    internal void Add(HugeRegion region)
+    {
+        lock (_lock) _regions.Add(region);
+        Changed?.Invoke(Describe(region), true);
+    }
+
+    internal void Remove(HugeRegion region)
+    {
+        bool removed;
+        lock (_lock) removed = _regions.Remove(region);
+        if (removed) Changed?.Invoke(Describe(region), false);
+    }
+
+    private static DmaRegion Describe(HugeRegion r) =>
+        new(r.Fd.Fd, 0, r.Address, r.IovaOf(r.Address), r.Length, r);
+}

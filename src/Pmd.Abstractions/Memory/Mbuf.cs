@@ -1,0 +1,234 @@
+using System.Runtime.CompilerServices;
+
+namespace Pmd.Memory;
+
+/// <summary>
+/// A packet buffer: a pointer to an <see cref="MbufHeader"/> in pool memory. Copying an Mbuf copies
+/// the pointer, not the packet; ownership passes with it (RxBurst hands mbufs to the caller,
+/// TxBurst takes them). A default Mbuf is null.
+/// </summary>
+public readonly unsafe struct Mbuf : IEquatable<Mbuf>
+{
+    private readonly MbufHeader* _h;
+
+    internal Mbuf(MbufHeader* header) => _h = header;
+
+    internal MbufHeader* Header => _h;
+
+    public bool IsNull => _h == null;
+
+    /// <summary>The buffer's address as the pool's IOVA mode sees it, for descriptors.</summary>
+    public ulong BufferIova => _h->BufIova;
+
+    /// <summary>The IOVA of the first data byte.</summary>
+    public ulong DataIova => _h->BufIova + _h->DataOff;
+
+    public byte* DataPointer => _h->BufAddr + _h->DataOff;
+
+    public byte* BufferPointer => _h->BufAddr;
+
+    public int BufferLength => _h->BufLen;
+
+    /// <summary>Bytes of this segment.</summary>
+    public int DataLength
+    {
+        get => _h->DataLen;
+        set => _h->DataLen = (ushort)value;
+    }
+
+    /// <summary>Bytes of the whole chain; meaningful on the first segment.</summary>
+    public int PacketLength
+    {
+        get => (int)_h->PktLen;
+        set => _h->PktLen = (uint)value;
+    }
+
+    public int DataOffset
+    {
+        get => _h->DataOff;
+        set => _h->DataOff = (ushort)value;
+    }
+
+    public int Headroom => _h->DataOff;
+
+    public int Tailroom => _h->BufLen - _h->DataOff - _h->DataLen;
+
+    public int SegmentCount
+    {
+        get => _h->NbSegs;
+        set => _h->NbSegs = (ushort)value;
+    }
+
+    public ushort Port
+    {
+        get => _h->Port;
+        set => _h->Port = value;
+    }
+
+    public OffloadFlags Flags
+    {
+        get => (OffloadFlags)_h->OlFlags;
+        set => _h->OlFlags = (ulong)value;
+    }
+
+    public uint RssHash
+    {
+        get => _h->RssHash;
+        set => _h->RssHash = value;
+    }
+
+    public ushort VlanTci
+    {
+        get => _h->VlanTci;
+        set => _h->VlanTci = value;
+    }
+
+    public int RefCount => Volatile.Read(ref _h->RefCnt);
+
+    public Mbuf Next
+    {
+        get => new(_h->Next);
+        set => _h->Next = value._h;
+    }
+
+    /// <summary>This segment's bytes.</summary>
+    public Span<byte> Data => new(_h->BufAddr + _h->DataOff, _h->DataLen);
+
+    /// <summary>The pool this mbuf returns to when freed.</summary>
+    public Mempool Pool => Mempool.FromId(_h->PoolId);
+
+    public Mbuf LastSegment
+    {
+        get
+        {
+            var h = _h;
+            while (h->Next != null) h = h->Next;
+            return new Mbuf(h);
+        }
+    }
+
+    /// <summary>Grows this segment at its tail; returns the new bytes, or an empty span if there is no room.</summary>
+    public Span<byte> Append(int length)
+    {
+        if ((uint)length > (uint)Tailroom) return default;
+        var tail = _h->BufAddr + _h->DataOff + _h->DataLen;
+        _h->DataLen += (ushort)length;
+        _h->PktLen += (uint)length;
+        return new Span<byte>(tail, length);
+    }
+
+    /// <summary>Grows this segment into its headroom; returns the new bytes, or an empty span if there is no room.</summary>
+    public Span<byte> Prepend(int length)
+    {
+        if ((uint)length > _h->DataOff) return default;
+        _h->DataOff -= (ushort)length;
+        _h->DataLen += (ushort)length;
+        _h->PktLen += (uint)length;
+        return new Span<byte>(_h->BufAddr + _h->DataOff, length);
+    }
+
+    /// <summary>Removes <paramref name="length"/> bytes from the front of this segment.</summary>
+    public bool TrimFront(int length)
+    {
+        if ((uint)length > _h->DataLen) return false;
+        _h->DataOff += (ushort)length;
+        _h->DataLen -= (ushort)length;
+        _h->PktLen -= (uint)length;
+        return true;
+    }
+
+    /// <summary>
+    /// Links <paramref name="tail"/> (itself possibly a chain) after the last segment of this packet
+    /// and updates the head's packet length and segment count.
+    /// </summary>
+    public bool Chain(Mbuf tail)
+    {
+        int segments = _h->NbSegs + tail._h->NbSegs;
+        if (segments > ushort.MaxValue) return false;
+        LastSegment._h->Next = tail._h;
+        _h->NbSegs = (ushort)segments;
+        _h->PktLen += tail._h->PktLen;
+        return true;
+    }
+
+    /// <summary>Copies the packet's bytes, across segments, into <paramref name="destination"/>; returns the bytes copied.</summary>
+    public int CopyTo(Span<byte> destination)
+    {
+        int copied = 0;
+        for (var h = _h; h != null && copied < destination.Length; h = h->Next)
+        {
+            int n = Math.Min(h->DataLen, destination.Length - copied);
+            new ReadOnlySpan<byte>(h->BufAddr + h->DataOff, n).CopyTo(destination[copied..]);
+            copied += n;
+        }
+        return copied;
+    }
+
+    /// <summary>Takes one more reference; each reference needs its own <see cref="Free"/>.</summary>
+    public void AddRef()
+    {
+        ushort current;
+        do current = Volatile.Read(ref _h->RefCnt);
+        while (Interlocked.CompareExchange(ref _h->RefCnt, (ushort)(current + 1), current) != current);
+    }
+
+    /// <summary>Returns every segment of the packet whose last reference this was to its pool.</summary>
+    public void Free()
+    {
+        var h = _h;
+        while (h != null)
+        {
+            var next = h->Next;
+            if (Release(h)) Mempool.FromId(h->PoolId).PutRaw(h);
+            h = next;
+        }
+    }
+
+    /// <summary>Frees every packet in <paramref name="mbufs"/>.</summary>
+    public static void Free(ReadOnlySpan<Mbuf> mbufs)
+    {
+        foreach (var m in mbufs) m.Free();
+    }
+
+    /// <summary>Drops one reference; true when it was the last and the segment must go back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Release(MbufHeader* h)
+    {
+        // A sole owner needs no atomic: nobody else can see the count change. Free mbufs keep a
+        // count of 1, so the last release leaves it as it is.
+        while (true)
+        {
+            ushort current = Volatile.Read(ref h->RefCnt);
+            if (current <= 1) return true;
+            if (Interlocked.CompareExchange(ref h->RefCnt, (ushort)(current - 1), current) == current) return false;
+        }
+    }
+
+    /// <summary>Puts a freshly allocated or recycled mbuf into its pristine state.</summary>
+    internal static void Reset(MbufHeader* h)
+    {
+        h->DataOff = h->Headroom;
+        h->DataLen = 0;
+        h->PktLen = 0;
+        h->NbSegs = 1;
+        h->Next = null;
+        h->OlFlags = 0;
+        h->PacketType = 0;
+        h->RssHash = 0;
+        h->VlanTci = 0;
+        h->Port = ushort.MaxValue;
+        h->TxOffload = 0;
+    }
+
+    public bool Equals(Mbuf other) => _h == other._h;
+
+    public override bool Equals(object? obj) => obj is Mbuf other && Equals(other);
+
+    public override int GetHashCode() => ((nint)_h).GetHashCode();
+
+    public static bool operator ==(Mbuf a, Mbuf b) => a._h == b._h;
+
+    public static bool operator !=(Mbuf a, Mbuf b) => a._h != b._h;
+
+    public override string ToString() => IsNull ? "Mbuf(null)" : $"Mbuf(0x{(nint)_h:x}, {DataLength}/{PacketLength} bytes, {SegmentCount} segs)";
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 host for Pmd, idempotently, as root: the packages the tests and the demo
+# need (DPDK's testpmd as the vhost-user peer, gcc for the layout tests) and 2 MiB hugepages.
+set -euo pipefail
+
+HUGEPAGES=${PMD_HUGEPAGES:-1024}
+packages=(dpdk dpdk-dev gcc libc6-dev linux-libc-dev python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-host: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "setup-host: the .NET 10 SDK is required (dotnet on PATH)" >&2
+  exit 1
+fi
+
+# Hugepages: DPDK's vhost backend wants them, and Pmd's pools use them when present.
+current=$(cat /proc/sys/vm/nr_hugepages)
+if ((current < HUGEPAGES)); then
+  echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages || true
+fi
+mkdir -p /dev/hugepages
+mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
+echo "setup-host: $(grep HugePages_Total /proc/meminfo | tr -s ' '), $(grep HugePages_Free /proc/meminfo | tr -s ' ')"
