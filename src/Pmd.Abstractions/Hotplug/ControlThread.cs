@@ -53,11 +53,14 @@ public sealed unsafe class ControlThread : IDisposable
             throw new TimeoutException("the control thread did not run the request in time");
     }
 
-    /// <summary>Calls <paramref name="handler"/> on the control thread whenever <paramref name="fd"/> is readable or hangs up.</summary>
-    public void Watch(int fd, Action<FdEvents> handler)
+    /// <summary>
+    /// Calls <paramref name="handler"/> on the control thread when <paramref name="fd"/> hangs up,
+    /// and, when <paramref name="readable"/>, whenever it has data (level-triggered: read it).
+    /// </summary>
+    public void Watch(int fd, Action<FdEvents> handler, bool readable = true)
     {
         if (!_handlers.TryAdd(fd, handler)) throw new InvalidOperationException($"fd {fd} is already watched");
-        try { AddToEpoll(fd); }
+        try { AddToEpoll(fd, readable); }
         catch { _handlers.TryRemove(fd, out _); throw; }
     }
 
@@ -68,9 +71,9 @@ public sealed unsafe class ControlThread : IDisposable
         Libc.EpollCtl(_epoll.Fd, Libc.EPOLL_CTL_DEL, fd, null);
     }
 
-    private void AddToEpoll(int fd)
+    private void AddToEpoll(int fd, bool readable = true)
     {
-        var ev = new Libc.EpollEvent { Events = Libc.EpollEvents.In | Libc.EpollEvents.RdHup, Data = (ulong)fd };
+        var ev = new Libc.EpollEvent { Events = (readable ? Libc.EpollEvents.In : 0) | Libc.EpollEvents.RdHup, Data = (ulong)fd };
         if (Libc.EpollCtl(_epoll.Fd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0) throw Libc.Error($"epoll_ctl add fd {fd}");
     }
 

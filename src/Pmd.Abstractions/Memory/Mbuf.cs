@@ -15,6 +15,12 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
 
     internal MbufHeader* Header => _h;
 
+    /// <summary>The pointer as a number, for rings that carry an opaque cookie per buffer.</summary>
+    internal nint Handle => (nint)_h;
+
+    /// <summary>The inverse of <see cref="Handle"/>; only for values this process produced.</summary>
+    internal static Mbuf FromHandle(nint handle) => new((MbufHeader*)handle);
+
     public bool IsNull => _h == null;
 
     /// <summary>The buffer's address as the pool's IOVA mode sees it, for descriptors.</summary>
@@ -81,6 +87,20 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
     {
         get => _h->VlanTci;
         set => _h->VlanTci = value;
+    }
+
+    /// <summary>Layer-2 header length for TX offloads (DPDK's l2_len, 7 bits).</summary>
+    public int L2Length
+    {
+        get => (int)(_h->TxOffload & 0x7F);
+        set => _h->TxOffload = (_h->TxOffload & ~0x7FUL) | ((ulong)value & 0x7F);
+    }
+
+    /// <summary>Layer-3 header length for TX offloads (DPDK's l3_len, 9 bits).</summary>
+    public int L3Length
+    {
+        get => (int)((_h->TxOffload >> 7) & 0x1FF);
+        set => _h->TxOffload = (_h->TxOffload & ~(0x1FFUL << 7)) | (((ulong)value & 0x1FF) << 7);
     }
 
     public int RefCount => Volatile.Read(ref _h->RefCnt);

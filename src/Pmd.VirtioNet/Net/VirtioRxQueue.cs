@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+using Pmd.Memory;
+using Pmd.VirtioNet.Rings;
+using Pmd.VirtioNet.Transport;
+
+namespace Pmd.VirtioNet.Net;
+
+/// <summary>An RX queue, whatever its ring type: what the port calls once per burst.</summary>
+internal abstract class VirtioRxQueue
+{
+    public VirtioQueueStats Stats;
+
+    public abstract ulong CorruptEntries { get; }
+
+    public abstract int Burst(Span<Mbuf> mbufs);
+
+    /// <summary>Lends the device as many empty buffers as the ring and pool allow.</summary>
+    public abstract void Refill();
+
+    /// <summary>After the device stopped: frees every buffer still on the ring or half-assembled.</summary>
+    public abstract void Drain();
+}
+
+/// <summary>
+/// Receives frames from one virtqueue. Each buffer is an mbuf lent with the virtio-net header in
+/// the end of its headroom, so the frame lands exactly at the data offset. With MRG_RXBUF a frame
+/// spans num_buffers buffers, which become an mbuf chain, even across bursts.
+/// </summary>
+internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : struct, IVirtqueue
+{
+    private const int RefillBatch = 64;
+    private TRing _ring;
+    private readonly Mempool _pool;
+    private readonly VirtioTransport _transport;
+    private readonly int _virtqueue;
+    private readonly ushort _portId;
+    private readonly bool _mergeable;
+    private readonly bool _guestCsum;
+    private readonly Mbuf[] _scratch = new Mbuf[RefillBatch];
+    private Mbuf _partialHead;
+    private Mbuf _partialTail;
+    private int _partialRemaining;
+
+    public VirtioRxQueue(TRing ring, Mempool pool, VirtioTransport transport, int virtqueue, ushort portId, bool mergeable, bool guestCsum)
+    {
+        _ring = ring;
+        _pool = pool;
+        _transport = transport;
+        _virtqueue = virtqueue;
+        _portId = portId;
+        _mergeable = mergeable;
+        _guestCsum = guestCsum;
+        _ring.SuppressInterrupts();
+    }
+
+    public override ulong CorruptEntries => _ring.CorruptEntries;
+
+    public override int Burst(Span<Mbuf> mbufs)
+    {
+        int n = 0;
+        while (n < mbufs.Length)
+        {
+            var status = _ring.TryGetUsed(out nint cookie, out uint length);
+            if (status == UsedStatus.Empty) break;
+            var m = Mbuf.FromHandle(cookie);
+            if (status == UsedStatus.Corrupt)
+            {
+                Stats.Errors++;
+                if (cookie != 0) m.Free();
+                AbandonPartial();
+                continue;
+            }
+            if (_partialRemaining > 0)
+            {
+                AppendSegment(m, length);
+                if (_partialRemaining == 0) Deliver(mbufs, ref n, _partialHead);
+                continue;
+            }
+            if (length < VirtioNetHeader.Size)
+            {
+                Stats.Errors++;
+                m.Free();
+                continue;
+            }
+            var header = (VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size);
+            int frame = (int)length - VirtioNetHeader.Size;
+            m.DataLength = frame;
+            m.PacketLength = frame;
+            m.Port = _portId;
+            if (_guestCsum) m.Flags = ChecksumFlags(header->Flags);
+            int buffers = _mergeable ? header->NumBuffers : 1;
+            if (buffers < 1 || buffers > _ring.Size)
+            {
+                Stats.Errors++;
+                m.Free();
+                continue;
+            }
+            if (buffers == 1)
+            {
+                Deliver(mbufs, ref n, m);
+                continue;
+            }
+            _partialHead = m;
+            _partialTail = m;
+            _partialRemaining = buffers - 1;
+        }
+        if (_ring.FreeCount >= RefillBatch / 2) Refill();
+        return n;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Deliver(Span<Mbuf> mbufs, ref int n, Mbuf m)
+    {
+        mbufs[n++] = m;
+        Stats.Packets++;
+        Stats.Bytes += (ulong)m.PacketLength;
+    }
+
+    private void AppendSegment(Mbuf segment, uint length)
+    {
+        // Continuation buffers carry no header: their data starts where the header would be.
+        segment.DataOffset -= VirtioNetHeader.Size;
+        segment.DataLength = (int)length;
+        segment.PacketLength = (int)length;
+        _partialTail.Next = segment;
+        _partialTail = segment;
+        _partialHead.SegmentCount++;
+        _partialHead.PacketLength += (int)length;
+        _partialRemaining--;
+    }
+
+    private void AbandonPartial()
+    {
+        if (_partialRemaining == 0) return;
+        _partialHead.Free();
+        _partialHead = default;
+        _partialRemaining = 0;
+    }
+
+    private static OffloadFlags ChecksumFlags(byte flags) =>
+        (flags & VirtioNetHeader.DataValid) != 0 ? OffloadFlags.RxL4ChecksumGood
+        : (flags & VirtioNetHeader.NeedsCsum) != 0 ? OffloadFlags.RxL4ChecksumNone
+        : OffloadFlags.None;
+
+    public override void Refill()
+    {
+        bool added = false;
+        while (_ring.FreeCount > 0)
+        {
+            int want = Math.Min(_ring.FreeCount, RefillBatch);
+            int got = _pool.Alloc(_scratch.AsSpan(0, want));
+            if (got == 0)
+            {
+                Stats.NoMbuf++;
+                break;
+            }
+            for (int i = 0; i < got; i++)
+            {
+                var m = _scratch[i];
+                // Lend from the last header-size bytes of headroom: the frame then starts at the data offset.
+                _ring.AddBuffer(m.DataIova - VirtioNetHeader.Size, (uint)(m.Tailroom + VirtioNetHeader.Size), deviceWritable: true, m.Handle);
+            }
+            added = true;
+            if (got < want) break;
+        }
+        if (!added) return;
+        _ring.Publish();
+        if (_ring.NeedsNotify())
+        {
+            Stats.Kicks++;
+            _transport.Notify(_virtqueue);
+        }
+    }
+
+    public override void Drain()
+    {
+        AbandonPartial();
+        while (_ring.TryReclaim(out nint cookie)) Mbuf.FromHandle(cookie).Free();
+    }
+}

@@ -1,0 +1,125 @@
+using Pmd.Memory;
+using Pmd.VirtioNet.Rings;
+using Pmd.VirtioNet.Transport;
+
+namespace Pmd.VirtioNet.Net;
+
+/// <summary>A TX queue, whatever its ring type.</summary>
+internal abstract class VirtioTxQueue
+{
+    public VirtioQueueStats Stats;
+
+    public abstract ulong CorruptEntries { get; }
+
+    public abstract int Burst(Span<Mbuf> mbufs);
+
+    /// <summary>Frees what the device has finished sending.</summary>
+    public abstract void Cleanup();
+
+    /// <summary>After the device stopped: frees every packet still on the ring.</summary>
+    public abstract void Drain();
+}
+
+/// <summary>
+/// Sends frames on one virtqueue. The virtio-net header is written into the headroom in front of
+/// the first segment, so a single-segment packet takes one descriptor; a chained packet takes one
+/// per segment. The ring holds the mbuf until the device returns it, then it is freed.
+/// </summary>
+internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : struct, IVirtqueue
+{
+    /// <summary>Segments one packet may have (and descriptors one chain may take).</summary>
+    public const int MaxSegments = 64;
+
+    private TRing _ring;
+    private readonly VirtioTransport _transport;
+    private readonly int _virtqueue;
+    private readonly bool _csum;
+
+    public VirtioTxQueue(TRing ring, VirtioTransport transport, int virtqueue, bool csum)
+    {
+        _ring = ring;
+        _transport = transport;
+        _virtqueue = virtqueue;
+        _csum = csum;
+        _ring.SuppressInterrupts();
+    }
+
+    public override ulong CorruptEntries => _ring.CorruptEntries;
+
+    public override int Burst(Span<Mbuf> mbufs)
+    {
+        Cleanup();
+        Span<VirtqBuffer> chain = stackalloc VirtqBuffer[MaxSegments];
+        int n = 0;
+        for (; n < mbufs.Length; n++)
+        {
+            var m = mbufs[n];
+            int segments = m.SegmentCount;
+            if (segments > _ring.FreeCount) break;
+            if (segments > MaxSegments || m.Headroom < VirtioNetHeader.Size)
+            {
+                // Never sendable: take it and drop it, or the caller would retry it forever.
+                Stats.Dropped++;
+                m.Free();
+                continue;
+            }
+            var header = (VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size);
+            *header = default;
+            if (_csum) RequestChecksum(header, m);
+            ulong first = m.DataIova - VirtioNetHeader.Size;
+            uint firstLength = (uint)(m.DataLength + VirtioNetHeader.Size);
+            if (segments == 1)
+            {
+                _ring.AddBuffer(first, firstLength, deviceWritable: false, m.Handle);
+            }
+            else
+            {
+                chain[0] = new VirtqBuffer(first, firstLength);
+                var seg = m.Next;
+                int count = 1;
+                for (; count < segments && !seg.IsNull; count++, seg = seg.Next)
+                    chain[count] = new VirtqBuffer(seg.DataIova, (uint)seg.DataLength);
+                _ring.AddChain(chain[..count], m.Handle);
+            }
+            Stats.Packets++;
+            Stats.Bytes += (ulong)m.PacketLength;
+        }
+        if (n > 0)
+        {
+            _ring.Publish();
+            if (_ring.NeedsNotify())
+            {
+                Stats.Kicks++;
+                _transport.Notify(_virtqueue);
+            }
+        }
+        return n;
+    }
+
+    private static void RequestChecksum(VirtioNetHeader* header, Mbuf m)
+    {
+        var l4 = m.Flags & OffloadFlags.TxL4Mask;
+        if (l4 == 0) return;
+        header->Flags = VirtioNetHeader.NeedsCsum;
+        header->CsumStart = (ushort)(m.L2Length + m.L3Length);
+        // Where the checksum field sits in the L4 header: TCP at 16, UDP at 6.
+        header->CsumOffset = l4 == OffloadFlags.TxUdpChecksum ? (ushort)6 : (ushort)16;
+    }
+
+    public override void Cleanup()
+    {
+        while (true)
+        {
+            var status = _ring.TryGetUsed(out nint cookie, out _);
+            if (status == UsedStatus.Empty) return;
+            if (status == UsedStatus.Corrupt) Stats.Errors++;
+            if (cookie != 0) Mbuf.FromHandle(cookie).Free();
+        }
+    }
+
+    public override void Drain()
+    {
+        Cleanup();
+        while (_ring.TryReclaim(out nint cookie)) Mbuf.FromHandle(cookie).Free();
+    }
+}

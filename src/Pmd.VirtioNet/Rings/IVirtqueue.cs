@@ -1,0 +1,52 @@
+namespace Pmd.VirtioNet.Rings;
+
+/// <summary>One buffer of a descriptor chain: a device address and a length.</summary>
+public readonly record struct VirtqBuffer(ulong Address, uint Length);
+
+/// <summary>What reading the next used entry found.</summary>
+public enum UsedStatus
+{
+    /// <summary>The device has returned nothing new.</summary>
+    Empty,
+    /// <summary>A buffer came back; its cookie and length are valid.</summary>
+    Ok,
+    /// <summary>The device wrote an id or length that cannot be right; the entry was skipped and counted.</summary>
+    Corrupt,
+}
+
+/// <summary>
+/// The driver side of one virtqueue, split or packed. Implementations are structs so that the RX
+/// and TX paths, generic over them, compile to direct calls with no dispatch per packet. Every
+/// value the device writes back is validated before use.
+/// </summary>
+public interface IVirtqueue
+{
+    int Size { get; }
+
+    /// <summary>Descriptors not lent to the device.</summary>
+    int FreeCount { get; }
+
+    /// <summary>Used entries that were rejected as corrupt.</summary>
+    ulong CorruptEntries { get; }
+
+    /// <summary>Lends one buffer. <paramref name="cookie"/> comes back with it. False when no descriptor is free.</summary>
+    bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie);
+
+    /// <summary>Lends a chain of device-readable buffers as one. False when too few descriptors are free.</summary>
+    bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
+
+    /// <summary>Makes everything added since the last call visible to the device.</summary>
+    void Publish();
+
+    /// <summary>After <see cref="Publish"/>: whether the device asked to be notified of the new buffers.</summary>
+    bool NeedsNotify();
+
+    /// <summary>Takes the next buffer the device returned, with the length it wrote.</summary>
+    UsedStatus TryGetUsed(out nint cookie, out uint length);
+
+    /// <summary>Takes back a buffer the device still holds, on stop or reset; false when none is left.</summary>
+    bool TryReclaim(out nint cookie);
+
+    /// <summary>Tells the device not to interrupt: the driver polls.</summary>
+    void SuppressInterrupts();
+}

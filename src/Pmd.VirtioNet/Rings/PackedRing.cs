@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+
+namespace Pmd.VirtioNet.Rings;
+
+/// <summary>
+/// The driver side of a packed virtqueue over memory laid out by <see cref="PackedRingLayout"/>.
+/// Buffer ids are handed out from a private free stack; positions advance with wrap counters. The
+/// head descriptor's flags are stored last, with release semantics, so the device never sees a
+/// half-written chain.
+/// </summary>
+public unsafe struct PackedRing : IVirtqueue
+{
+    private readonly PackedDescriptor* _desc;
+    private readonly PackedEventSuppression* _driverEvent;
+    private readonly PackedEventSuppression* _deviceEvent;
+    private readonly InflightTable _inflight;
+    private readonly ushort[] _freeIds;
+    private readonly ushort _size;
+    private readonly bool _eventIndex;
+    private readonly bool _inOrder;
+    private int _freeIdCount;
+    private int _numFree;
+    private ushort _availPos;
+    private bool _availWrap;
+    private ushort _usedPos;
+    private bool _usedWrap;
+    private int _pendingSkip;
+    private ushort _sinceNotify;
+    private ulong _corrupt;
+
+    internal PackedRing(byte* memory, int size, RingFeatures features)
+    {
+        var layout = PackedRingLayout.For(size);
+        _desc = (PackedDescriptor*)(memory + layout.DescriptorOffset);
+        _driverEvent = (PackedEventSuppression*)(memory + layout.DriverEventOffset);
+        _deviceEvent = (PackedEventSuppression*)(memory + layout.DeviceEventOffset);
+        _size = (ushort)size;
+        _eventIndex = features.EventIndex;
+        _inOrder = features.InOrder;
+        _inflight = new InflightTable(size, trackOrder: features.InOrder);
+        _freeIds = new ushort[size];
+        // Pop order 0, 1, 2...: ids then match positions while nothing completes out of order.
+        for (int i = 0; i < size; i++) _freeIds[i] = (ushort)(size - 1 - i);
+        _freeIdCount = size;
+        _numFree = size;
+        _availWrap = true;
+        _usedWrap = true;
+    }
+
+    public readonly int Size => _size;
+
+    public readonly int FreeCount => _numFree;
+
+    public readonly ulong CorruptEntries => _corrupt;
+
+    /// <summary>The next position the driver makes available, with its wrap counter in bit 15 (vhost-user's vring base).</summary>
+    public readonly ushort AvailState => (ushort)(_availPos | (_availWrap ? 0x8000 : 0));
+
+    /// <summary>The next position the driver reads for used entries, with its wrap counter in bit 15.</summary>
+    public readonly ushort UsedState => (ushort)(_usedPos | (_usedWrap ? 0x8000 : 0));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie)
+    {
+        if (_numFree == 0) return false;
+        ushort id = _freeIds[--_freeIdCount];
+        ref var d = ref _desc[_availPos];
+        d.Address = address;
+        d.Length = length;
+        d.Id = id;
+        ushort flags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (deviceWritable ? PackedDescriptor.Write : 0));
+        _inflight.Add(id, cookie, 1, deviceWritable ? length : 0);
+        _numFree--;
+        Advance(ref _availPos, ref _availWrap, 1);
+        _sinceNotify++;
+        d.StoreFlags(flags);
+        return true;
+    }
+
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    {
+        int n = buffers.Length;
+        if (n == 0 || n > _numFree) return false;
+        ushort id = _freeIds[--_freeIdCount];
+        ushort headPos = _availPos;
+        ushort headFlags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (n > 1 ? PackedDescriptor.Next : 0));
+        ushort pos = _availPos;
+        bool wrap = _availWrap;
+        for (int i = 0; i < n; i++)
+        {
+            ref var d = ref _desc[pos];
+            d.Address = buffers[i].Address;
+            d.Length = buffers[i].Length;
+            d.Id = id;
+            if (i > 0) d.StoreFlags((ushort)(PackedDescriptor.AvailableBits(wrap) | (i < n - 1 ? PackedDescriptor.Next : 0)));
+            Advance(ref pos, ref wrap, 1);
+        }
+        _availPos = pos;
+        _availWrap = wrap;
+        _numFree -= n;
+        _sinceNotify++;
+        _inflight.Add(id, cookie, (ushort)n, 0);
+        _desc[headPos].StoreFlags(headFlags);
+        return true;
+    }
+
+    /// <summary>Each chain was published by its head's flags as it was added.</summary>
+    public readonly void Publish() { }
+
+    public bool NeedsNotify()
+    {
+        if (_sinceNotify == 0) return false;
+        ushort added = _sinceNotify;
+        _sinceNotify = 0;
+        // Our flag stores must be visible before we read the device's suppression area (VIRTIO 2.8.21).
+        Interlocked.MemoryBarrier();
+        ushort flags = _deviceEvent->LoadFlags();
+        if (flags != PackedEventSuppression.Descriptor || !_eventIndex) return flags != PackedEventSuppression.Disable;
+        ushort offWrap = _deviceEvent->LoadOffsetWrap();
+        int eventOffset = offWrap & 0x7FFF;
+        bool eventWrap = (offWrap & 0x8000) != 0;
+        // Compare in one linear index space: positions of the current lap, earlier lap below zero.
+        if (eventWrap != _availWrap) eventOffset -= _size;
+        int next = _availPos, old = next - added;
+        return (ushort)(next - eventOffset - 1) < (ushort)(next - old);
+    }
+
+    public UsedStatus TryGetUsed(out nint cookie, out uint length)
+    {
+        cookie = 0;
+        length = 0;
+        ref var d = ref _desc[_usedPos];
+        ushort flags = d.LoadFlags();
+        if (!PackedDescriptor.IsUsed(flags, _usedWrap)) return UsedStatus.Empty;
+        int id = d.Id;
+        uint written = d.Length;
+        if (!_inflight.IsInFlight(id))
+        {
+            Advance(ref _usedPos, ref _usedWrap, 1);
+            _corrupt++;
+            return UsedStatus.Corrupt;
+        }
+        if (_inOrder)
+        {
+            int oldest = _inflight.Oldest;
+            if (oldest != id)
+            {
+                // One used entry for a batch: the older chains are done too; skip their slots later.
+                _pendingSkip += _inflight.ChainLength(oldest);
+                cookie = Release(oldest);
+                return UsedStatus.Ok;
+            }
+        }
+        int slots = _pendingSkip + _inflight.ChainLength(id);
+        _pendingSkip = 0;
+        Advance(ref _usedPos, ref _usedWrap, slots);
+        uint capacity = _inflight.Capacity(id);
+        cookie = Release(id);
+        length = written;
+        if (length > capacity && capacity != 0)
+        {
+            _corrupt++;
+            return UsedStatus.Corrupt;
+        }
+        return UsedStatus.Ok;
+    }
+
+    public bool TryReclaim(out nint cookie)
+    {
+        int id = _inflight.AnyInFlight();
+        if (id < 0)
+        {
+            cookie = 0;
+            return false;
+        }
+        cookie = Release(id);
+        return true;
+    }
+
+    public readonly void SuppressInterrupts() => _driverEvent->StoreFlags(PackedEventSuppression.Disable);
+
+    private nint Release(int id)
+    {
+        _numFree += _inflight.ChainLength(id);
+        _freeIds[_freeIdCount++] = (ushort)id;
+        return _inflight.Remove(id);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly void Advance(ref ushort pos, ref bool wrap, int count)
+    {
+        int p = pos + count;
+        while (p >= _size)
+        {
+            p -= _size;
+            wrap = !wrap;
+        }
+        pos = (ushort)p;
+    }
+}

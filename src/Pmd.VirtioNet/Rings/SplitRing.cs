@@ -1,0 +1,203 @@
+using System.Runtime.CompilerServices;
+
+namespace Pmd.VirtioNet.Rings;
+
+/// <summary>
+/// The driver side of a split virtqueue over memory laid out by <see cref="SplitRingLayout"/>.
+/// Descriptor links and cookies are kept in private arrays; the shared memory is only written
+/// (descriptors, avail ring) or read and validated (used ring).
+/// </summary>
+public unsafe struct SplitRing : IVirtqueue
+{
+    private const ushort AvailNoInterrupt = 1;
+    private const ushort UsedNoNotify = 1;
+
+    private readonly SplitDescriptor* _desc;
+    private readonly ushort* _availFlags;
+    private readonly ushort* _availIdx;
+    private readonly ushort* _availRing;
+    private readonly ushort* _usedEvent;
+    private readonly ushort* _usedFlags;
+    private readonly ushort* _usedIdx;
+    private readonly SplitUsedElement* _usedRing;
+    private readonly ushort* _availEvent;
+    private readonly InflightTable _inflight;
+    private readonly ushort[] _nextFree;
+    private readonly ushort _mask;
+    private readonly bool _eventIndex;
+    private readonly bool _inOrder;
+    private ushort _freeHead;
+    private int _numFree;
+    private ushort _availShadow;
+    private ushort _notifiedIdx;
+    private ushort _lastUsed;
+    private ushort _usedEventBase;
+    private ulong _corrupt;
+
+    /// <summary>Drives the ring in <paramref name="memory"/>, which must be zeroed and laid out for <paramref name="size"/>.</summary>
+    internal SplitRing(byte* memory, int size, RingFeatures features)
+    {
+        var layout = SplitRingLayout.For(size);
+        _desc = (SplitDescriptor*)(memory + layout.DescriptorOffset);
+        byte* avail = memory + layout.AvailOffset;
+        _availFlags = (ushort*)avail;
+        _availIdx = (ushort*)(avail + 2);
+        _availRing = (ushort*)(avail + 4);
+        _usedEvent = (ushort*)(avail + 4 + 2 * size);
+        byte* used = memory + layout.UsedOffset;
+        _usedFlags = (ushort*)used;
+        _usedIdx = (ushort*)(used + 2);
+        _usedRing = (SplitUsedElement*)(used + 4);
+        _availEvent = (ushort*)(used + 4 + 8 * size);
+        _mask = (ushort)(size - 1);
+        _eventIndex = features.EventIndex;
+        _inOrder = features.InOrder;
+        _inflight = new InflightTable(size, trackOrder: features.InOrder);
+        _nextFree = new ushort[size];
+        for (int i = 0; i < size; i++) _nextFree[i] = (ushort)((i + 1) & _mask);
+        _numFree = size;
+        _freeHead = 0;
+    }
+
+    public readonly int Size => _mask + 1;
+
+    public readonly int FreeCount => _numFree;
+
+    public readonly ulong CorruptEntries => _corrupt;
+
+    /// <summary>The next avail index the driver will publish (VIRTIO's avail->idx), for transports that save ring state.</summary>
+    public readonly ushort AvailIndex => _availShadow;
+
+    /// <summary>The used index the driver has consumed up to.</summary>
+    public readonly ushort LastUsedIndex => _lastUsed;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie)
+    {
+        if (_numFree == 0) return false;
+        ushort id = _freeHead;
+        _freeHead = _nextFree[id];
+        _numFree--;
+        _desc[id] = new SplitDescriptor(address, length, deviceWritable ? SplitDescriptor.Write : (ushort)0, 0);
+        _inflight.Add(id, cookie, 1, deviceWritable ? length : 0);
+        _availRing[_availShadow & _mask] = id;
+        _availShadow++;
+        return true;
+    }
+
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    {
+        int n = buffers.Length;
+        if (n == 0 || n > _numFree) return false;
+        ushort head = _freeHead, id = head;
+        for (int i = 0; i < n; i++)
+        {
+            ushort next = _nextFree[id];
+            bool more = i < n - 1;
+            _desc[id] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, more ? SplitDescriptor.Next : (ushort)0, more ? next : (ushort)0);
+            if (more) id = next;
+            else _freeHead = next;
+        }
+        _numFree -= n;
+        _inflight.Add(head, cookie, (ushort)n, 0);
+        _availRing[_availShadow & _mask] = head;
+        _availShadow++;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Publish() => Volatile.Write(ref *_availIdx, _availShadow);
+
+    public bool NeedsNotify()
+    {
+        ushort next = _availShadow, old = _notifiedIdx;
+        if (next == old) return false;
+        _notifiedIdx = next;
+        // Our idx store must be visible before we read whether the device wants a kick, or both
+        // sides can miss each other (VIRTIO 2.7.7.2 / 2.7.10).
+        Interlocked.MemoryBarrier();
+        if (_eventIndex) return EventIndex.NeedEvent(Volatile.Read(ref *_availEvent), next, old);
+        return (Volatile.Read(ref *_usedFlags) & UsedNoNotify) == 0;
+    }
+
+    public UsedStatus TryGetUsed(out nint cookie, out uint length)
+    {
+        cookie = 0;
+        length = 0;
+        if (_lastUsed == Volatile.Read(ref *_usedIdx))
+        {
+            if (_eventIndex) KeepInterruptsAway();
+            return UsedStatus.Empty;
+        }
+        var element = _usedRing[_lastUsed & _mask];
+        uint id = element.Id;
+        if (!_inflight.IsInFlight((int)id))
+        {
+            _lastUsed++;
+            _corrupt++;
+            return UsedStatus.Corrupt;
+        }
+        if (_inOrder)
+        {
+            // IN_ORDER lets the device return a batch with one entry naming its last chain; the
+            // older chains before it are done too, with no length reported.
+            int oldest = _inflight.Oldest;
+            if (oldest != (int)id)
+            {
+                cookie = Release(oldest);
+                return UsedStatus.Ok;
+            }
+        }
+        _lastUsed++;
+        uint capacity = _inflight.Capacity((int)id);
+        cookie = Release((int)id);
+        length = element.Length;
+        if (length > capacity && capacity != 0)
+        {
+            // The buffer is ours again either way; the caller must not trust its contents.
+            _corrupt++;
+            return UsedStatus.Corrupt;
+        }
+        return UsedStatus.Ok;
+    }
+
+    public bool TryReclaim(out nint cookie)
+    {
+        int id = _inflight.AnyInFlight();
+        if (id < 0)
+        {
+            cookie = 0;
+            return false;
+        }
+        cookie = Release(id);
+        return true;
+    }
+
+    public readonly void SuppressInterrupts()
+    {
+        // Without EVENT_IDX the flag does it; with it the device looks at used_event instead,
+        // which TryGetUsed keeps half a ring-index space away.
+        Volatile.Write(ref *_availFlags, AvailNoInterrupt);
+        if (_eventIndex) Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void KeepInterruptsAway()
+    {
+        if ((ushort)(_lastUsed - _usedEventBase) < 0x2000) return;
+        _usedEventBase = _lastUsed;
+        Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
+    }
+
+    /// <summary>Returns a chain's descriptors to the free list (walking private links only).</summary>
+    private nint Release(int head)
+    {
+        int n = _inflight.ChainLength(head);
+        int last = head;
+        for (int i = 1; i < n; i++) last = _nextFree[last];
+        _nextFree[last] = _freeHead;
+        _freeHead = (ushort)head;
+        _numFree += n;
+        return _inflight.Remove(head);
+    }
+}

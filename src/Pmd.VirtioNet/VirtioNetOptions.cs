@@ -1,0 +1,23 @@
+namespace Pmd.VirtioNet;
+
+/// <summary>Driver-side choices for a virtio-net port (the devargs of net_virtio_user map onto these).</summary>
+public sealed class VirtioNetOptions
+{
+    /// <summary>Ring size used when the port configuration asks for 0 descriptors. Default 256, as DPDK's virtio-user.</summary>
+    public int QueueSize { get; init; } = 256;
+
+    /// <summary>Use packed rings when the device offers RING_PACKED (packed_vq=1). Default false.</summary>
+    public bool PackedRing { get; init; }
+
+    /// <summary>Negotiate IN_ORDER when offered (in_order=1). Default true, as in DPDK.</summary>
+    public bool InOrder { get; init; } = true;
+
+    /// <summary>Negotiate MRG_RXBUF when offered (mrg_rxbuf=1). Default true, as in DPDK.</summary>
+    public bool MergeableRxBuffers { get; init; } = true;
+
+    /// <summary>Negotiate EVENT_IDX when offered. Default true.</summary>
+    public bool EventIndex { get; init; } = true;
+
+    /// <summary>Negotiate the checksum offloads (CSUM, GUEST_CSUM) when offered. Default true.</summary>
+    public bool Checksum { get; init; } = true;
+}

@@ -1,0 +1,325 @@
+using Microsoft.Extensions.Logging;
+using Pmd.Ethdev;
+using Pmd.Memory;
+using Pmd.VirtioNet.Net;
+using Pmd.VirtioNet.Rings;
+using Pmd.VirtioNet.Transport;
+using static Pmd.VirtioNet.Net.VirtioFeatures;
+
+namespace Pmd.VirtioNet;
+
+/// <summary>
+/// A virtio-net port over any <see cref="VirtioTransport"/>. Queue pair i is RX virtqueue 2i and
+/// TX virtqueue 2i+1. The rings, the header handling and the feature choice are the same whether
+/// the device is a vhost-user backend or a virtio-net-pci function.
+/// </summary>
+public sealed unsafe class VirtioNetPort : EthPort
+{
+    /// <summary>What this driver knows how to use.</summary>
+    public const ulong SupportedFeatures =
+        (1UL << Version1) | (1UL << Mac) | (1UL << Status) | (1UL << MrgRxBuf) | (1UL << CtrlVq) | (1UL << CtrlRx)
+        | (1UL << Mq) | (1UL << VirtioFeatures.Mtu) | (1UL << Csum) | (1UL << GuestCsum) | (1UL << RingPacked) | (1UL << InOrder)
+        | (1UL << EventIdx) | (1UL << AnyLayout) | (1UL << Standby);
+
+    private readonly VirtioTransport _transport;
+    private readonly VirtioNetOptions _options;
+    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet");
+    private VirtioRxQueue[] _rx = [];
+    private VirtioTxQueue[] _tx = [];
+    private RingArena? _arena;
+    private ulong _negotiated;
+    private MacAddress _mac;
+    private int _pairs;
+    private int _maxPairs;
+    private volatile bool _linkUp;
+    private PortStats _statsBase;
+
+    public VirtioNetPort(string name, VirtioTransport transport, VirtioNetOptions? options = null) : base(name)
+    {
+        _transport = transport;
+        _options = options ?? new VirtioNetOptions();
+        _transport.EventRaised += OnTransportEvent;
+        _transport.Connect();
+        Negotiate();
+    }
+
+    public VirtioTransport Transport => _transport;
+
+    /// <summary>The features both sides agreed on.</summary>
+    public ulong NegotiatedFeatures => _negotiated;
+
+    /// <summary>VIRTIO_NET_F_STANDBY was negotiated: this port is the standby of a failover pair.</summary>
+    public bool IsStandby => Has(_negotiated, Standby);
+
+    public bool UsesPackedRing => Has(_negotiated, RingPacked);
+
+    public override MacAddress MacAddress => _mac;
+
+    public override LinkStatus Link => _linkUp && IsStarted && _transport.IsConnected ? new LinkStatus(true, 10000) : LinkStatus.Down;
+
+    public override PortInfo Info => new()
+    {
+        DriverName = "net_virtio",
+        MaxRxQueues = _maxPairs,
+        MaxTxQueues = _maxPairs,
+        MaxRxDescriptors = _transport.MaxQueueSize,
+        MaxTxDescriptors = _transport.MaxQueueSize,
+        MaxMtu = Has(_negotiated, MrgRxBuf) ? 9000 : 1500,
+        RxOffloadCapabilities = (Has(_negotiated, GuestCsum) ? RxOffloads.Checksum : 0) | (Has(_negotiated, MrgRxBuf) ? RxOffloads.Scatter : 0),
+        TxOffloadCapabilities = (Has(_negotiated, Csum) ? TxOffloads.Checksum : 0) | TxOffloads.MultiSegment,
+        Details =
+        [
+            new("transport", _transport.Description),
+            new("features", Describe(_negotiated)),
+            new("ring", UsesPackedRing ? "packed" : "split"),
+            new("standby", IsStandby ? "yes" : "no"),
+        ],
+    };
+
+    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        var rx = _rx;
+        return (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+    }
+
+    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        var tx = _tx;
+        return (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+    }
+
+    /// <summary>Chooses features from what the device offers, what we support and the options.</summary>
+    private void Negotiate()
+    {
+        ulong wanted = SupportedFeatures;
+        if (!_options.PackedRing) wanted &= ~Bit(RingPacked);
+        if (!_options.InOrder) wanted &= ~Bit(InOrder);
+        if (!_options.MergeableRxBuffers) wanted &= ~Bit(MrgRxBuf);
+        if (!_options.EventIndex) wanted &= ~Bit(EventIdx);
+        if (!_options.Checksum) wanted &= ~(Bit(Csum) | Bit(GuestCsum));
+        ulong offered = _transport.DeviceFeatures;
+        if (!Has(offered, Version1))
+            throw new NotSupportedException($"{Name}: the device does not offer VIRTIO_F_VERSION_1; legacy devices are not supported");
+        _negotiated = offered & wanted;
+        if (!Has(_negotiated, CtrlVq)) _negotiated &= ~(Bit(CtrlRx) | Bit(Mq));
+        var config = _transport.ReadConfig();
+        _mac = Has(_negotiated, Mac) && config.Mac is { } mac ? new MacAddress(mac) : _mac;
+        if (_mac.IsZero) _mac = new MacAddress([0x02, 0, 0, 0, 0, 1]);
+        _maxPairs = Has(_negotiated, Mq) && config.MaxQueuePairs is > 0 ? config.MaxQueuePairs.Value : 1;
+        _log.LogInformation("{Name}: negotiated {Features}", Name, Describe(_negotiated));
+    }
+
+    protected override void OnConfigure(PortConfig config)
+    {
+        int pairs = Math.Max(config.RxQueues, config.TxQueues);
+        if (pairs > 1 && !Has(_negotiated, Mq))
+            throw new NotSupportedException($"{Name}: {pairs} queue pairs need VIRTIO_NET_F_MQ, which was not negotiated");
+        int size = RingSize(config);
+        if (!int.IsPow2(size) || size > _transport.MaxQueueSize)
+            throw new ArgumentOutOfRangeException(nameof(config), $"{Name}: ring size {size} must be a power of two up to {_transport.MaxQueueSize}");
+    }
+
+    private int RingSize(PortConfig config) =>
+        Math.Max(config.RxDescriptors, config.TxDescriptors) is > 0 and var n ? n : _options.QueueSize;
+
+    protected override void OnStart()
+    {
+        var config = Config!;
+        if (!_transport.IsConnected)
+        {
+            _transport.Connect();
+            Negotiate();
+        }
+        _transport.SetFeatures(_negotiated);
+        _pairs = Math.Max(config.RxQueues, config.TxQueues);
+        int size = RingSize(config);
+        bool packed = UsesPackedRing;
+        var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), false);
+        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed), _transport.IovaMode);
+        var rx = new VirtioRxQueue[config.RxQueues];
+        var tx = new VirtioTxQueue[config.TxQueues];
+        try
+        {
+            for (int pair = 0; pair < _pairs; pair++)
+            {
+                var rxRing = CreateRing(2 * pair, size, packed, features, out var rxMemory);
+                var txRing = CreateRing(2 * pair + 1, size, packed, features, out var txMemory);
+                if (pair < rx.Length) rx[pair] = CreateRxQueue(rxMemory, size, packed, features, 2 * pair, config.RxPool!);
+                if (pair < tx.Length) tx[pair] = CreateTxQueue(txMemory, size, packed, features, 2 * pair + 1);
+                _transport.SetupQueue(rxRing);
+                _transport.SetupQueue(txRing);
+            }
+            _transport.EnableQueue(0, true);
+            _transport.EnableQueue(1, true);
+            _transport.DriverOk();
+            if (Has(_negotiated, Mq)) SendControl(ControlCommands.ClassMq, ControlCommands.MqVqPairsSet, [(byte)_pairs, (byte)(_pairs >> 8)]);
+            foreach (var q in rx) q.Refill();
+        }
+        catch
+        {
+            _transport.StopQueues(2 * _pairs);
+            foreach (var q in rx) q?.Drain();
+            foreach (var q in tx) q?.Drain();
+            _arena.Dispose();
+            _arena = null;
+            throw;
+        }
+        _rx = rx;
+        _tx = tx;
+        SetLink(true);
+    }
+
+    private QueueSetup CreateRing(int index, int size, bool packed, RingFeatures features, out nint memory)
+    {
+        int bytes = packed ? PackedRingLayout.For(size).TotalBytes : SplitRingLayout.For(size).TotalBytes;
+        byte* p = _arena!.Take(bytes);
+        memory = (nint)p;
+        if (packed)
+        {
+            var layout = PackedRingLayout.For(size);
+            return new QueueSetup(index, size, true, _arena.IovaOf(p + layout.DescriptorOffset), _arena.IovaOf(p + layout.DriverEventOffset), _arena.IovaOf(p + layout.DeviceEventOffset));
+        }
+        var split = SplitRingLayout.For(size);
+        return new QueueSetup(index, size, false, _arena.IovaOf(p + split.DescriptorOffset), _arena.IovaOf(p + split.AvailOffset), _arena.IovaOf(p + split.UsedOffset));
+    }
+
+    private VirtioRxQueue CreateRxQueue(nint memory, int size, bool packed, RingFeatures features, int index, Mempool pool)
+    {
+        bool mergeable = Has(_negotiated, MrgRxBuf), csum = Has(_negotiated, GuestCsum);
+        return packed
+            ? new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum)
+            : new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum);
+    }
+
+    private VirtioTxQueue CreateTxQueue(nint memory, int size, bool packed, RingFeatures features, int index)
+    {
+        bool csum = Has(_negotiated, Csum);
+        return packed
+            ? new VirtioTxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), _transport, index, csum)
+            : new VirtioTxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), _transport, index, csum);
+    }
+
+    protected override void OnStop()
+    {
+        var rx = _rx;
+        var tx = _tx;
+        _statsBase = GetStats();
+        _rx = [];
+        _tx = [];
+        _transport.StopQueues(2 * _pairs);
+        foreach (var q in rx) q.Drain();
+        foreach (var q in tx) q.Drain();
+        _arena?.Dispose();
+        _arena = null;
+        SetLink(false);
+    }
+
+    protected override void OnClose()
+    {
+        _transport.EventRaised -= OnTransportEvent;
+        _transport.Dispose();
+    }
+
+    protected override void OnSetPromiscuous(bool enabled) =>
+        SendRxMode(ControlCommands.RxPromisc, enabled);
+
+    protected override void OnSetAllMulticast(bool enabled) =>
+        SendRxMode(ControlCommands.RxAllMulti, enabled);
+
+    protected override void OnSetMtu(int mtu) => _transport.SetMtu(mtu);
+
+    private void SendRxMode(byte command, bool enabled)
+    {
+        if (!Has(_negotiated, CtrlRx)) throw new NotSupportedException($"{Name}: the device has no VIRTIO_NET_F_CTRL_RX");
+        SendControl(ControlCommands.ClassRx, command, [enabled ? (byte)1 : (byte)0]);
+    }
+
+    /// <summary>Runs a control-queue command; a NAK is an error naming the command.</summary>
+    public void SendControl(byte commandClass, byte command, ReadOnlySpan<byte> data)
+    {
+        if (!_transport.EmulatesControlQueue)
+            throw new NotSupportedException($"{Name}: this transport needs a control virtqueue, which is not implemented yet");
+        byte ack = _transport.ExecuteControl(commandClass, command, data);
+        if (ack != ControlCommands.AckOk)
+            throw new InvalidOperationException($"{Name}: the device refused control command class {commandClass} command {command}");
+    }
+
+    private void OnTransportEvent(TransportEvent e)
+    {
+        switch (e)
+        {
+            case TransportEvent.Disconnected:
+                SetLink(false);
+                break;
+            case TransportEvent.ConfigChanged:
+                var status = _transport.ReadConfig().Status;
+                SetLink(status is null || (status & VirtioNetConfig.LinkUp) != 0);
+                break;
+            case TransportEvent.DeviceRequest:
+                RaiseEvent(PortEventType.DeviceRequest);
+                break;
+        }
+    }
+
+    private void SetLink(bool up)
+    {
+        up = up && IsStartedOrStarting && _transport.IsConnected;
+        if (_linkUp == up) return;
+        _linkUp = up;
+        RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
+    }
+
+    private bool IsStartedOrStarting => State is PortState.Started || (_rx.Length + _tx.Length) > 0;
+
+    public override PortStats GetStats()
+    {
+        var s = _statsBase;
+        foreach (var q in _rx)
+        {
+            s.RxPackets += q.Stats.Packets;
+            s.RxBytes += q.Stats.Bytes;
+            s.RxErrors += q.Stats.Errors;
+            s.RxNoMbuf += q.Stats.NoMbuf;
+        }
+        foreach (var q in _tx)
+        {
+            s.TxPackets += q.Stats.Packets;
+            s.TxBytes += q.Stats.Bytes;
+            s.TxErrors += q.Stats.Errors + q.Stats.Dropped;
+        }
+        return s;
+    }
+
+    public override void ResetStats()
+    {
+        _statsBase = default;
+        foreach (var q in _rx) q.Stats = default;
+        foreach (var q in _tx) q.Stats = default;
+    }
+
+    public override IReadOnlyList<Xstat> GetXstats()
+    {
+        var list = new List<Xstat>();
+        for (int i = 0; i < _rx.Length; i++)
+        {
+            var s = _rx[i].Stats;
+            list.Add(new($"rx_q{i}_packets", s.Packets));
+            list.Add(new($"rx_q{i}_bytes", s.Bytes));
+            list.Add(new($"rx_q{i}_errors", s.Errors));
+            list.Add(new($"rx_q{i}_nombuf", s.NoMbuf));
+            list.Add(new($"rx_q{i}_corrupt_used", _rx[i].CorruptEntries));
+            list.Add(new($"rx_q{i}_kicks", s.Kicks));
+        }
+        for (int i = 0; i < _tx.Length; i++)
+        {
+            var s = _tx[i].Stats;
+            list.Add(new($"tx_q{i}_packets", s.Packets));
+            list.Add(new($"tx_q{i}_bytes", s.Bytes));
+            list.Add(new($"tx_q{i}_dropped", s.Dropped));
+            list.Add(new($"tx_q{i}_errors", s.Errors));
+            list.Add(new($"tx_q{i}_corrupt_used", _tx[i].CorruptEntries));
+            list.Add(new($"tx_q{i}_kicks", s.Kicks));
+        }
+        return list;
+    }
+}
