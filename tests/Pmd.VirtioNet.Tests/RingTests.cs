@@ -1,0 +1,216 @@
+using System.Runtime.InteropServices;
+using Pmd.TestSupport.Virtio;
+using Pmd.VirtioNet.Rings;
+
+namespace Pmd.VirtioNet.Tests;
+
+/// <summary>Both ring layouts against the in-process device model: ordering, wrap-around, corruption.</summary>
+public sealed unsafe class RingTests
+{
+    public static TheoryData<bool> Layouts => new() { false, true };
+
+    private sealed class Harness : IDisposable
+    {
+        private readonly nint _memory;
+        public IVirtqueue Ring;
+        public readonly SplitRingDevice? Split;
+        public readonly PackedRingDevice? Packed;
+
+        public Harness(int size, bool packed, RingFeatures features = default)
+        {
+            int bytes = packed ? PackedRingDevice.BytesFor(size) : SplitRingDevice.BytesFor(size);
+            _memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+            NativeMemory.Clear((void*)_memory, (nuint)bytes);
+            if (packed)
+            {
+                Ring = new PackedRing((byte*)_memory, size, features);
+                Packed = new PackedRingDevice(_memory, size);
+            }
+            else
+            {
+                Ring = new SplitRing((byte*)_memory, size, features);
+                Split = new SplitRingDevice(_memory, size);
+            }
+        }
+
+        public bool Pop(out DeviceChain chain) => Split?.TryPop(out chain) ?? Packed!.TryPop(out chain);
+
+        public void Used(ushort id, uint length, int descriptors = 1)
+        {
+            if (Split is not null) Split.PushUsed(id, length);
+            else Packed!.PushUsed(id, length, descriptors);
+        }
+
+        public void Dispose() => NativeMemory.AlignedFree((void*)_memory);
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void Buffers_wrap_around_at_every_queue_size_from_2_to_32768(bool packed)
+    {
+        for (int size = 2; size <= 32768; size *= 2)
+        {
+            using var h = new Harness(size, packed);
+            // Three laps, filling the ring half at a time so that positions and ids wrap.
+            int half = Math.Max(1, size / 2);
+            long cookie = 1, expected = 1;
+            for (int lap = 0; lap < 6; lap++)
+            {
+                for (int i = 0; i < half; i++)
+                    Assert.True(h.Ring.AddBuffer((ulong)(0x1000 + cookie), (uint)(cookie % 1500 + 64), true, (nint)cookie++));
+                h.Ring.Publish();
+                for (int i = 0; i < half; i++)
+                {
+                    Assert.True(h.Pop(out var chain), $"size {size}: device sees buffer {i}");
+                    Assert.Equal(1, chain.Count);
+                    Assert.True(chain.IsWritable(0));
+                    h.Used(chain.Id, chain[0].Length - 1);
+                }
+                for (int i = 0; i < half; i++)
+                {
+                    Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint got, out uint length));
+                    Assert.Equal((nint)expected, got);
+                    Assert.Equal((uint)(expected % 1500 + 64) - 1, length);
+                    expected++;
+                }
+                Assert.Equal(UsedStatus.Empty, h.Ring.TryGetUsed(out _, out _));
+                Assert.Equal(size, h.Ring.FreeCount);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void A_full_ring_refuses_more_and_chains_keep_their_segments(bool packed)
+    {
+        using var h = new Harness(8, packed);
+        VirtqBuffer[] chain = [new(0x100, 12), new(0x200, 100), new(0x300, 200)];
+        Assert.True(h.Ring.AddChain(chain, 11));
+        Assert.True(h.Ring.AddChain(chain, 12));
+        Assert.Equal(2, h.Ring.FreeCount);
+        Assert.False(h.Ring.AddChain(chain, 13));
+        Assert.True(h.Ring.AddBuffer(0x400, 64, false, 14));
+        Assert.True(h.Ring.AddBuffer(0x500, 64, false, 15));
+        Assert.False(h.Ring.AddBuffer(0x600, 64, false, 16));
+        h.Ring.Publish();
+
+        Assert.True(h.Pop(out var c1));
+        Assert.Equal(3, c1.Count);
+        Assert.Equal(new VirtqBuffer(0x200, 100), c1[1]);
+        Assert.False(c1.IsWritable(2));
+        ushort id1 = c1.Id;
+        Assert.True(h.Pop(out var c2));
+        ushort id2 = c2.Id;
+        // Return the second chain first: completion need not follow posting order.
+        h.Used(id2, 0, 3);
+        h.Used(id1, 0, 3);
+        Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint first, out _));
+        Assert.Equal(12, first);
+        Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint second, out _));
+        Assert.Equal(11, second);
+        Assert.Equal(6, h.Ring.FreeCount);
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void Corrupt_used_entries_are_counted_and_never_dereferenced(bool packed)
+    {
+        using var h = new Harness(8, packed);
+        for (int i = 1; i <= 4; i++) h.Ring.AddBuffer((ulong)(i * 0x1000), 256, true, i);
+        h.Ring.Publish();
+        for (int i = 0; i < 4; i++) Assert.True(h.Pop(out _));
+
+        h.Used(7, 10);          // an id that was never lent
+        h.Used(900, 10);        // an id beyond the ring
+        Assert.Equal(UsedStatus.Corrupt, h.Ring.TryGetUsed(out nint c1, out _));
+        Assert.Equal(0, c1);
+        Assert.Equal(UsedStatus.Corrupt, h.Ring.TryGetUsed(out nint c2, out _));
+        Assert.Equal(0, c2);
+
+        h.Used(0, 100_000);     // a length beyond the buffer: the buffer comes back, flagged
+        Assert.Equal(UsedStatus.Corrupt, h.Ring.TryGetUsed(out nint c3, out _));
+        Assert.Equal(1, c3);
+
+        h.Used(0, 10);          // the same id again: no longer lent
+        Assert.Equal(UsedStatus.Corrupt, h.Ring.TryGetUsed(out nint c4, out _));
+        Assert.Equal(0, c4);
+        Assert.Equal(4UL, h.Ring.CorruptEntries);
+
+        h.Used(1, 20);          // the ring still works for honest entries
+        Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint c5, out uint len));
+        Assert.Equal((2, 20u), (c5, len));
+
+        // What the device never returned is reclaimed on stop.
+        var reclaimed = new List<nint>();
+        while (h.Ring.TryReclaim(out nint c)) reclaimed.Add(c);
+        Assert.Equal([3, 4], reclaimed.Order());
+        Assert.Equal(8, h.Ring.FreeCount);
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void In_order_devices_may_return_a_batch_with_one_entry(bool packed)
+    {
+        using var h = new Harness(16, packed, new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
+        for (int i = 1; i <= 5; i++) h.Ring.AddBuffer((ulong)(i * 0x1000), 64, false, i);
+        h.Ring.Publish();
+        ushort last = 0;
+        for (int i = 0; i < 5; i++) { Assert.True(h.Pop(out var c)); last = c.Id; }
+        h.Used(last, 0, 5);     // one used entry for all five
+        var done = new List<nint>();
+        while (h.Ring.TryGetUsed(out nint c, out _) == UsedStatus.Ok) done.Add(c);
+        Assert.Equal([1, 2, 3, 4, 5], done);
+        Assert.Equal(16, h.Ring.FreeCount);
+        // The next buffer lands where the device expects it.
+        h.Ring.AddBuffer(0x9000, 64, false, 6);
+        h.Ring.Publish();
+        Assert.True(h.Pop(out var next));
+        h.Used(next.Id, 0);
+        Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint six, out _));
+        Assert.Equal(6, six);
+    }
+
+    [Fact]
+    public void Split_notifications_follow_the_no_notify_flag_and_the_event_index()
+    {
+        using var plain = new Harness(16, packed: false);
+        plain.Ring.AddBuffer(0x1000, 64, false, 1);
+        plain.Ring.Publish();
+        Assert.True(plain.Ring.NeedsNotify());
+        Assert.False(plain.Ring.NeedsNotify()); // nothing new since
+        plain.Split!.SetNoNotify(true);
+        plain.Ring.AddBuffer(0x2000, 64, false, 2);
+        plain.Ring.Publish();
+        Assert.False(plain.Ring.NeedsNotify());
+
+        using var evt = new Harness(16, packed: false, new RingFeatures(true, false, false));
+        evt.Split!.SetAvailEvent(2);            // kick me once avail idx passes 2
+        evt.Ring.AddBuffer(0x1000, 64, false, 1);
+        evt.Ring.AddBuffer(0x1000, 64, false, 2);
+        evt.Ring.Publish();
+        Assert.False(evt.Ring.NeedsNotify());   // idx went 0 -> 2: entry 2 not yet made available
+        evt.Ring.AddBuffer(0x1000, 64, false, 3);
+        evt.Ring.Publish();
+        Assert.True(evt.Ring.NeedsNotify());    // 2 -> 3 crosses it
+        evt.Ring.SuppressInterrupts();
+        Assert.Equal(1, evt.Split.AvailFlags);
+    }
+
+    [Fact]
+    public void Packed_notifications_follow_the_device_event_suppression_area()
+    {
+        using var h = new Harness(8, packed: true, new RingFeatures(true, false, false));
+        h.Ring.AddBuffer(0x1000, 64, false, 1);
+        Assert.True(h.Ring.NeedsNotify());      // ENABLE by default
+        h.Packed!.SetDeviceEvent(flags: 1);     // DISABLE
+        h.Ring.AddBuffer(0x1000, 64, false, 2);
+        Assert.False(h.Ring.NeedsNotify());
+        h.Packed.SetDeviceEvent(flags: 2, offsetWrap: 0x8000 | 3); // DESC: position 3 in lap 1
+        h.Ring.AddBuffer(0x1000, 64, false, 3);
+        Assert.False(h.Ring.NeedsNotify());     // position 2 made available
+        h.Ring.AddBuffer(0x1000, 64, false, 4);
+        Assert.True(h.Ring.NeedsNotify());      // position 3 made available
+        h.Ring.SuppressInterrupts();
+        Assert.Equal(1, h.Packed.DriverEventFlags);
+    }
+}
