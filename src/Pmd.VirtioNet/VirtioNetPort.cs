@@ -53,6 +53,16 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     public bool UsesPackedRing => Has(_negotiated, RingPacked);
 
+    public override bool IsFailoverStandby => IsStandby;
+
+    public override int TxDoneCleanup(int queue)
+    {
+        var tx = _tx;
+        if ((uint)queue >= (uint)tx.Length) return 0;
+        tx[queue].Cleanup();
+        return tx[queue].InFlight;
+    }
+
     public override MacAddress MacAddress => _mac;
 
     public override LinkStatus Link => _linkUp && IsStarted && _transport.IsConnected ? new LinkStatus(true, 10000) : LinkStatus.Down;

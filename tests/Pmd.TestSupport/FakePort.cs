@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Pmd.Ethdev;
 using Pmd.Memory;
 
@@ -6,16 +5,19 @@ namespace Pmd.TestSupport;
 
 /// <summary>
 /// A deterministic in-process port for unit tests of the layers above drivers: RX hands out what
-/// a test injected, TX keeps what it was given. Tests control link, failures and timing.
+/// a test injected, TX keeps what it was given, in fixed rings that allocate nothing. Tests
+/// control link, events, and timing (a hook runs inside every burst).
 /// </summary>
-public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4) : EthPort(name)
+public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4, int ringSize = 4096) : EthPort(name)
 {
-    private readonly ConcurrentQueue<Mbuf>[] _rx = Enumerable.Range(0, maxQueues).Select(_ => new ConcurrentQueue<Mbuf>()).ToArray();
-    private readonly ConcurrentQueue<Mbuf>[] _tx = Enumerable.Range(0, maxQueues).Select(_ => new ConcurrentQueue<Mbuf>()).ToArray();
+    private readonly FakeRing[] _rx = Enumerable.Range(0, maxQueues).Select(_ => new FakeRing(ringSize)).ToArray();
+    private readonly FakeRing[] _tx = Enumerable.Range(0, maxQueues).Select(_ => new FakeRing(ringSize)).ToArray();
     private LinkStatus _link = new(true, 10000);
     private PortStats _stats;
 
-    public int TxCapacityPerBurst { get; set; } = int.MaxValue;
+    public bool Standby { get; set; }
+
+    public override bool IsFailoverStandby => Standby;
 
     /// <summary>Called inside every burst, so tests can stall a datapath thread mid-burst.</summary>
     public Action? InBurst { get; set; }
@@ -25,6 +27,9 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4) : E
     public int StopCount { get; private set; }
 
     public bool Closed { get; private set; }
+
+    /// <summary>Set by a test to make TxDoneCleanup report packets still held by the "device".</summary>
+    public int PendingTx { get; set; }
 
     public override PortInfo Info => new() { DriverName = "net_fake", MaxRxQueues = maxQueues, MaxTxQueues = maxQueues, MaxMtu = 9000 };
 
@@ -40,21 +45,31 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4) : E
 
     public void Raise(PortEventType type) => RaiseEvent(type);
 
-    public void Inject(int queue, Mbuf m) => _rx[queue].Enqueue(m);
+    public void Inject(int queue, Mbuf m) => _rx[queue].Push(m);
+
+    public int TxCount(int queue) => _tx[queue].Count;
 
     /// <summary>Takes what was transmitted on <paramref name="queue"/>.</summary>
     public List<Mbuf> DrainTx(int queue)
     {
         var list = new List<Mbuf>();
-        while (_tx[queue].TryDequeue(out var m)) list.Add(m);
+        while (_tx[queue].TryPop(out var m)) list.Add(m);
         return list;
+    }
+
+    /// <summary>Frees what was transmitted, without allocating.</summary>
+    public int FreeTx(int queue)
+    {
+        int n = 0;
+        while (_tx[queue].TryPop(out var m)) { m.Free(); n++; }
+        return n;
     }
 
     public override int RxBurst(int queue, Span<Mbuf> mbufs)
     {
         InBurst?.Invoke();
         int n = 0;
-        while (n < mbufs.Length && _rx[queue].TryDequeue(out var m)) mbufs[n++] = m;
+        while (n < mbufs.Length && _rx[queue].TryPop(out var m)) mbufs[n++] = m;
         _stats.RxPackets += (ulong)n;
         return n;
     }
@@ -62,11 +77,13 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4) : E
     public override int TxBurst(int queue, Span<Mbuf> mbufs)
     {
         InBurst?.Invoke();
-        int n = Math.Min(mbufs.Length, TxCapacityPerBurst);
-        for (int i = 0; i < n; i++) _tx[queue].Enqueue(mbufs[i]);
+        int n = 0;
+        while (n < mbufs.Length && _tx[queue].Push(mbufs[n])) n++;
         _stats.TxPackets += (ulong)n;
         return n;
     }
+
+    public override int TxDoneCleanup(int queue) => PendingTx;
 
     public override PortStats GetStats() => _stats;
 
@@ -79,4 +96,36 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4) : E
     protected override void OnStop() => StopCount++;
 
     protected override void OnClose() => Closed = true;
+
+    /// <summary>A bounded FIFO under a lock: test-side plumbing, not a datapath structure.</summary>
+    private sealed class FakeRing(int capacity)
+    {
+        private readonly Mbuf[] _items = new Mbuf[capacity];
+        private readonly Lock _lock = new();
+        private int _head, _count;
+
+        public int Count { get { lock (_lock) return _count; } }
+
+        public bool Push(Mbuf m)
+        {
+            lock (_lock)
+            {
+                if (_count == _items.Length) return false;
+                _items[(_head + _count++) % _items.Length] = m;
+                return true;
+            }
+        }
+
+        public bool TryPop(out Mbuf m)
+        {
+            lock (_lock)
+            {
+                if (_count == 0) { m = default; return false; }
+                m = _items[_head];
+                _head = (_head + 1) % _items.Length;
+                _count--;
+                return true;
+            }
+        }
+    }
 }

@@ -53,6 +53,19 @@ public abstract class EthPort : IDisposable
     /// </summary>
     public abstract int TxBurst(int queue, Span<Mbuf> mbufs);
 
+    /// <summary>
+    /// Whether this port is the standby half of a failover pair (virtio's STANDBY feature): a
+    /// failover port may be created over it.
+    /// </summary>
+    public virtual bool IsFailoverStandby => false;
+
+    /// <summary>
+    /// Frees what the device has finished sending on <paramref name="queue"/> and returns how many
+    /// packets it still holds, like rte_eth_tx_done_cleanup; -1 when the driver cannot tell. Call
+    /// only while no datapath thread uses the queue.
+    /// </summary>
+    public virtual int TxDoneCleanup(int queue) => -1;
+
     public void Configure(PortConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);

@@ -11,6 +11,9 @@ internal abstract class VirtioTxQueue
 
     public abstract ulong CorruptEntries { get; }
 
+    /// <summary>Packets on the ring that the device has not returned yet.</summary>
+    public abstract int InFlight { get; }
+
     public abstract int Burst(Span<Mbuf> mbufs);
 
     /// <summary>Frees what the device has finished sending.</summary>
@@ -45,6 +48,8 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     }
 
     public override ulong CorruptEntries => _ring.CorruptEntries;
+
+    public override int InFlight => _ring.Size - _ring.FreeCount;
 
     public override int Burst(Span<Mbuf> mbufs)
     {

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+using Pmd.Ethdev;
+
+namespace Pmd.Failover;
+
+/// <summary>
+/// Creates a failover port over every standby port that appears, as the kernel's net_failover
+/// does for a virtio-net device with STANDBY: no configuration from the guest's admin. The new
+/// failover port is named net_failover_&lt;standby name&gt; and announced with a New event.
+/// </summary>
+public sealed class FailoverAutoAttach : IDisposable
+{
+    private readonly PortRegistry _registry;
+    private readonly IDisposable _subscription;
+    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Failover");
+
+    private FailoverAutoAttach(PortRegistry registry)
+    {
+        _registry = registry;
+        _subscription = registry.Subscribe(PortEventType.New, e => { if (registry.TryGet(e.PortId, out var p)) Consider(p); });
+        registry.Control.Post(() => { foreach (var p in registry.Ports) Consider(p); });
+    }
+
+    /// <summary>Starts watching <paramref name="registry"/>; dispose to stop creating new failover ports.</summary>
+    public static FailoverAutoAttach Enable(PortRegistry registry) => new(registry);
+
+    private void Consider(EthPort port)
+    {
+        if (!port.IsFailoverStandby || _registry.GetOwner(port.PortId) is not null) return;
+        try
+        {
+            var failover = new FailoverPort($"net_failover_{port.Name}", port, _registry);
+            _registry.Add(failover);
+            _log.LogInformation("created {Failover} over standby port {Port}", failover.Name, port.PortId);
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning("no failover port over standby port {Port}: {Error}", port.PortId, e.Message);
+        }
+    }
+
+    public void Dispose() => _subscription.Dispose();
+}

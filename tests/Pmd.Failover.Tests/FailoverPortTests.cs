@@ -1,0 +1,277 @@
+using Pmd.Ethdev;
+using Pmd.Memory;
+using Pmd.TestSupport;
+
+namespace Pmd.Failover.Tests;
+
+/// <summary>Pairing, steering and fallback against deterministic fake ports.</summary>
+public sealed class FailoverPortTests
+{
+    [Fact]
+    public void The_port_with_the_standby_mac_is_claimed_started_and_gets_the_tx()
+    {
+        using var f = new FakePair();
+        var stranger = f.AddPrimary("stranger", MacAddress.Parse("52:54:00:aa:bb:99"));
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+
+        Assert.Same(primary, f.Failover.Primary);
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+        Assert.Equal(1, primary.StartCount);
+        Assert.Equal("net_failover0", f.Registry.GetOwner(primary.PortId)!.Value.Name);
+        Assert.Null(f.Registry.GetOwner(stranger.PortId));
+        // Applications see the failover port, not its halves.
+        Assert.DoesNotContain(primary, f.Registry.Ports);
+        Assert.DoesNotContain(f.Standby, f.Registry.Ports);
+        Assert.Contains(f.Failover, f.Registry.Ports);
+
+        var burst = new Mbuf[8];
+        Assert.Equal(8, f.Pool.Alloc(burst));
+        Assert.Equal(8, f.Failover.TxBurst(1, burst));
+        Assert.Equal(8, primary.TxCount(1));
+        Assert.Equal(0, f.Standby.TxCount(1));
+        primary.FreeTx(1);
+    }
+
+    [Fact]
+    public void Rx_polls_the_primary_first_then_the_standby_and_marks_the_failover_port()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        var a = f.Pool.Alloc();
+        var b = f.Pool.Alloc();
+        f.Standby.Inject(0, b);
+        primary.Inject(0, a);
+        var burst = new Mbuf[4];
+        Assert.Equal(2, f.Failover.RxBurst(0, burst));
+        Assert.Equal(a, burst[0]);
+        Assert.Equal(b, burst[1]);
+        Assert.All(burst[..2], m => Assert.Equal(f.Failover.PortId, m.Port));
+        Mbuf.Free(burst.AsSpan(0, 2));
+        var stats = f.Failover.GetStats();
+        Assert.Equal(2UL, stats.RxPackets);
+    }
+
+    [Fact]
+    public void A_port_owned_by_someone_else_is_never_claimed()
+    {
+        using var f = new FakePair(start: false);
+        var taken = new FakePort("taken", FakePair.Mac);
+        // Another owner claims it before any event about it is delivered.
+        f.Registry.Control.Invoke(() =>
+        {
+            f.Registry.Add(taken);
+            f.Registry.SetOwner(taken.PortId, f.Registry.NewOwner("bonding"));
+        });
+        f.Failover.Start();
+        f.Settle();
+        Assert.Null(f.Failover.Primary);
+        Assert.Equal("bonding", f.Registry.GetOwner(taken.PortId)!.Value.Name);
+        Assert.Equal(0, taken.StartCount);
+        Assert.Equal(FailoverState.StandbyOnly, f.Failover.FailoverState);
+    }
+
+    [Fact]
+    public void A_mac_mismatch_is_never_paired()
+    {
+        using var f = new FakePair();
+        var other = f.AddPrimary("other", MacAddress.Parse("52:54:00:aa:bb:02"));
+        f.Settle();
+        Assert.Null(f.Failover.Primary);
+        Assert.Null(f.Registry.GetOwner(other.PortId));
+    }
+
+    [Theory]
+    [InlineData(PortEventType.DeviceRequest)]
+    [InlineData(PortEventType.Removal)]
+    public void An_unplug_request_or_removal_moves_tx_to_the_standby_and_releases_the_primary(PortEventType trouble)
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.Raise(trouble);
+        f.Settle();
+
+        Assert.Null(f.Failover.Primary);
+        Assert.Equal(FailoverState.StandbyOnly, f.Failover.FailoverState);
+        Assert.Equal(1, primary.StopCount);
+        Assert.True(primary.Closed);
+        Assert.False(f.Registry.TryGet(primary.PortId, out _));
+        var x = f.Failover.GetXstats().ToDictionary(s => s.Name, s => s.Value);
+        Assert.Equal(1UL, x["failover_switches_to_primary"]);
+        Assert.Equal(1UL, x["failover_switches_to_standby"]);
+
+        var m = f.Pool.Alloc();
+        Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
+        Assert.Equal(1, f.Standby.TxCount(0));
+        f.Standby.FreeTx(0);
+    }
+
+    [Fact]
+    public void Link_down_of_the_primary_falls_back_as_well()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.SetLink(false);
+        f.Settle();
+        Assert.Null(f.Failover.Primary);
+        Assert.True(primary.Closed);
+    }
+
+    [Fact]
+    public void The_primary_is_not_released_while_a_burst_is_still_using_it()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        using var inBurst = new ManualResetEventSlim();
+        using var letGo = new ManualResetEventSlim();
+        primary.InBurst = () => { inBurst.Set(); letGo.Wait(); };
+        var m = f.Pool.Alloc();
+        int sent = 0;
+        var datapath = new Thread(() => sent = f.Failover.TxBurst(0, new[] { m }));
+        datapath.Start();
+        Assert.True(inBurst.Wait(5000));
+
+        primary.Raise(PortEventType.DeviceRequest);
+        Thread.Sleep(300);
+        // The control thread has switched TX but must wait for the burst to leave the primary.
+        Assert.Equal(FailoverState.Detaching, f.Failover.FailoverState);
+        Assert.Equal(0, primary.StopCount);
+        Assert.False(primary.Closed);
+
+        primary.InBurst = null;
+        letGo.Set();
+        datapath.Join();
+        f.Settle();
+        Assert.Equal(1, sent);
+        Assert.True(primary.Closed);
+        Assert.Equal(FailoverState.StandbyOnly, f.Failover.FailoverState);
+        primary.FreeTx(0);
+    }
+
+    [Fact]
+    public void Two_trouble_events_at_once_release_the_primary_once()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.Raise(PortEventType.DeviceRequest);
+        primary.Raise(PortEventType.Removal);
+        primary.SetLink(false);
+        f.Settle();
+        Assert.Equal(1, primary.StopCount);
+        Assert.Equal(1UL, f.Failover.GetXstats().Single(x => x.Name == "failover_switches_to_standby").Value);
+    }
+
+    [Fact]
+    public void A_new_port_with_the_mac_is_paired_again_without_the_application()
+    {
+        using var f = new FakePair();
+        var first = f.AddPrimary("vf");
+        f.Settle();
+        first.Raise(PortEventType.DeviceRequest);
+        f.Settle();
+        var second = f.AddPrimary("vf-again");
+        f.Settle();
+        Assert.Same(second, f.Failover.Primary);
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+        Assert.Equal(2UL, f.Failover.GetXstats().Single(x => x.Name == "failover_switches_to_primary").Value);
+    }
+
+    [Fact]
+    public void Packets_the_primary_never_completed_are_reported_as_lost()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.PendingTx = 7;
+        primary.SetLink(false);   // a surprise: the device cannot complete anything any more
+        f.Settle();
+        Assert.Equal(2UL * 7, f.Failover.GetXstats().Single(x => x.Name == "failover_primary_tx_lost").Value);
+    }
+
+    [Fact]
+    public void Stats_are_summed_over_the_standby_the_primary_and_released_primaries()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        var burst = new Mbuf[5];
+        f.Pool.Alloc(burst);
+        f.Failover.TxBurst(0, burst);
+        primary.FreeTx(0);
+        primary.Raise(PortEventType.DeviceRequest);
+        f.Settle();
+        f.Pool.Alloc(burst.AsSpan(0, 3));
+        f.Failover.TxBurst(0, burst.AsSpan(0, 3));
+        f.Standby.FreeTx(0);
+        Assert.Equal(8UL, f.Failover.GetStats().TxPackets);
+    }
+
+    [Fact]
+    public void Explicit_devargs_create_a_failover_port_over_a_standby()
+    {
+        var drivers = new Pmd.Devargs.DriverRegistry();
+        FailoverDriver.Register(drivers);
+        using var registry = new PortRegistry(drivers);
+        var standby = new FakePort("standby", FakePair.Mac) { Standby = true };
+        registry.Add(standby);
+        var port = registry.Attach($"net_failover0,standby={standby.PortId}");
+        Assert.IsType<FailoverPort>(port);
+        Assert.Equal("net_failover1: standby port 9 does not exist",
+            Assert.Throws<Pmd.Devargs.DevArgsException>(() => registry.Attach("net_failover1,standby=9")).Message);
+        Assert.Equal($"net_failover1: standby port {standby.PortId} is owned by net_failover0",
+            Assert.Throws<Pmd.Devargs.DevArgsException>(() => registry.Attach($"net_failover1,standby={standby.PortId}")).Message);
+    }
+
+    [Fact]
+    public void Auto_attach_creates_a_failover_port_over_each_standby()
+    {
+        using var registry = new PortRegistry();
+        using var auto = FailoverAutoAttach.Enable(registry);
+        var standby = new FakePort("virtio0", FakePair.Mac) { Standby = true };
+        registry.Add(standby);
+        registry.Add(new FakePort("plain", MacAddress.Parse("52:54:00:00:00:07")));
+        for (int i = 0; i < 3; i++) registry.Control.Invoke(() => { });
+        var failover = Assert.Single(registry.AllPorts.OfType<FailoverPort>());
+        Assert.Equal("net_failover_virtio0", failover.Name);
+        Assert.Same(standby, failover.Standby);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Bursts_allocate_nothing_with_the_primary_active_or_on_the_standby(bool primaryActive)
+    {
+        using var f = new FakePair();
+        FakePort? primary = primaryActive ? f.AddPrimary("vf") : null;
+        f.Settle();
+        Assert.Equal(primaryActive ? FailoverState.PrimaryActive : FailoverState.StandbyOnly, f.Failover.FailoverState);
+        var target = primary ?? f.Standby;
+        var tx = new Mbuf[32];
+        var rx = new Mbuf[32];
+        void Cycle()
+        {
+            int got = f.Pool.Alloc(tx);
+            int sent = f.Failover.TxBurst(0, tx.AsSpan(0, got));
+            Mbuf.Free(tx.AsSpan(sent, got - sent));
+            for (int i = 0; i < 32; i++)
+            {
+                var m = f.Pool.Alloc();
+                if (m.IsNull) break;
+                target.Inject(0, m);
+            }
+            int n = f.Failover.RxBurst(0, rx);
+            Mbuf.Free(rx.AsSpan(0, n));
+            target.FreeTx(0);
+        }
+        for (int i = 0; i < 1000; i++) Cycle();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1_000_000 / 32; i++) Cycle();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(f.Failover.GetStats().TxPackets >= 1_000_000);
+    }
+}
