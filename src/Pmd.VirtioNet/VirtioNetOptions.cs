@@ -15,6 +15,9 @@ public sealed class VirtioNetOptions
     /// <summary>Negotiate MRG_RXBUF when offered (mrg_rxbuf=1). Default true, as in DPDK.</summary>
     public bool MergeableRxBuffers { get; init; } = true;
 
+    /// <summary>Negotiate INDIRECT_DESC when offered, for chained TX packets. Default true.</summary>
+    public bool IndirectDescriptors { get; init; } = true;
+
     /// <summary>Negotiate EVENT_IDX when offered. Default true.</summary>
     public bool EventIndex { get; init; } = true;
 

@@ -19,7 +19,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     public const ulong SupportedFeatures =
         (1UL << Version1) | (1UL << Mac) | (1UL << Status) | (1UL << MrgRxBuf) | (1UL << CtrlVq) | (1UL << CtrlRx)
         | (1UL << Mq) | (1UL << VirtioFeatures.Mtu) | (1UL << Csum) | (1UL << GuestCsum) | (1UL << RingPacked) | (1UL << InOrder)
-        | (1UL << EventIdx) | (1UL << AnyLayout) | (1UL << Standby);
+        | (1UL << EventIdx) | (1UL << IndirectDesc) | (1UL << AnyLayout) | (1UL << Standby);
 
     private readonly VirtioTransport _transport;
     private readonly VirtioNetOptions _options;
@@ -106,6 +106,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         if (!_options.InOrder) wanted &= ~Bit(InOrder);
         if (!_options.MergeableRxBuffers) wanted &= ~Bit(MrgRxBuf);
         if (!_options.EventIndex) wanted &= ~Bit(EventIdx);
+        if (!_options.IndirectDescriptors) wanted &= ~Bit(IndirectDesc);
         if (!_options.Checksum) wanted &= ~(Bit(Csum) | Bit(GuestCsum));
         ulong offered = _transport.DeviceFeatures;
         if (!Has(offered, Version1))
@@ -144,8 +145,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         _pairs = Math.Max(config.RxQueues, config.TxQueues);
         int size = RingSize(config);
         bool packed = UsesPackedRing;
-        var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), false);
-        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed), _transport.IovaMode);
+        var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc));
+        nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
+        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed) + indirectBytes, _transport.IovaMode);
         var rx = new VirtioRxQueue[config.RxQueues];
         var tx = new VirtioTxQueue[config.TxQueues];
         try
@@ -204,9 +206,16 @@ public sealed unsafe class VirtioNetPort : EthPort
     private VirtioTxQueue CreateTxQueue(nint memory, int size, bool packed, RingFeatures features, int index)
     {
         bool csum = Has(_negotiated, Csum);
+        var tables = default(IndirectTables);
+        if (features.IndirectDescriptors)
+        {
+            byte* t = _arena!.Take(IndirectTables.BytesFor(size));
+            tables = new IndirectTables(t, _arena.IovaOf(t));
+        }
+        bool indirect = !tables.IsEmpty;
         return packed
-            ? new VirtioTxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), _transport, index, csum)
-            : new VirtioTxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), _transport, index, csum);
+            ? new VirtioTxQueue<PackedRing>(new PackedRing((byte*)memory, size, features, tables), _transport, index, csum, indirect)
+            : new VirtioTxQueue<SplitRing>(new SplitRing((byte*)memory, size, features, tables), _transport, index, csum, indirect);
     }
 
     protected override void OnStop()

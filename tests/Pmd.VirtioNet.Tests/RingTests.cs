@@ -12,6 +12,7 @@ public sealed unsafe class RingTests
     private sealed class Harness : IDisposable
     {
         private readonly nint _memory;
+        private readonly nint _tables;
         public IVirtqueue Ring;
         public readonly SplitRingDevice? Split;
         public readonly PackedRingDevice? Packed;
@@ -21,14 +22,16 @@ public sealed unsafe class RingTests
             int bytes = packed ? PackedRingDevice.BytesFor(size) : SplitRingDevice.BytesFor(size);
             _memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
             NativeMemory.Clear((void*)_memory, (nuint)bytes);
+            _tables = (nint)NativeMemory.AlignedAlloc((nuint)IndirectTables.BytesFor(size), 4096);
+            var tables = new IndirectTables((byte*)_tables, (ulong)_tables);
             if (packed)
             {
-                Ring = new PackedRing((byte*)_memory, size, features);
+                Ring = new PackedRing((byte*)_memory, size, features, tables);
                 Packed = new PackedRingDevice(_memory, size);
             }
             else
             {
-                Ring = new SplitRing((byte*)_memory, size, features);
+                Ring = new SplitRing((byte*)_memory, size, features, tables);
                 Split = new SplitRingDevice(_memory, size);
             }
         }
@@ -41,7 +44,11 @@ public sealed unsafe class RingTests
             else Packed!.PushUsed(id, length, descriptors);
         }
 
-        public void Dispose() => NativeMemory.AlignedFree((void*)_memory);
+        public void Dispose()
+        {
+            NativeMemory.AlignedFree((void*)_memory);
+            NativeMemory.AlignedFree((void*)_tables);
+        }
     }
 
     [Theory]
@@ -168,6 +175,41 @@ public sealed unsafe class RingTests
         h.Used(next.Id, 0);
         Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint six, out _));
         Assert.Equal(6, six);
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void An_indirect_chain_takes_one_slot_and_the_device_reads_every_segment(bool packed)
+    {
+        using var h = new Harness(4, packed, new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: true));
+        VirtqBuffer[] chain = [new(0x100, 12), new(0x200, 1000), new(0x300, 2000), new(0x400, 48)];
+        for (int i = 1; i <= 4; i++) Assert.True(h.Ring.AddIndirect(chain, i));
+        Assert.Equal(0, h.Ring.FreeCount);
+        Assert.False(h.Ring.AddIndirect(chain, 5));
+        Assert.False(h.Ring.AddIndirect(new VirtqBuffer[IndirectTables.MaxEntries + 1], 6));
+        h.Ring.Publish();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(h.Pop(out var c));
+            Assert.Equal(4, c.Count);
+            for (int s = 0; s < 4; s++) Assert.Equal(chain[s], c[s]);
+            Assert.False(c.IsWritable(3));
+            h.Used(c.Id, 0);
+        }
+        for (int i = 1; i <= 4; i++)
+        {
+            Assert.Equal(UsedStatus.Ok, h.Ring.TryGetUsed(out nint cookie, out _));
+            Assert.Equal(i, cookie);
+        }
+        Assert.Equal(4, h.Ring.FreeCount);
+    }
+
+    [Fact]
+    public void Without_the_feature_no_indirect_chain_is_made()
+    {
+        using var h = new Harness(4, packed: false);
+        Assert.False(h.Ring.AddIndirect([new(0x100, 12), new(0x200, 10)], 1));
+        Assert.Equal(4, h.Ring.FreeCount);
     }
 
     [Fact]

@@ -38,8 +38,11 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     private readonly int _virtqueue;
     private readonly bool _csum;
 
-    public VirtioTxQueue(TRing ring, VirtioTransport transport, int virtqueue, bool csum)
+    private readonly bool _indirect;
+
+    public VirtioTxQueue(TRing ring, VirtioTransport transport, int virtqueue, bool csum, bool indirect)
     {
+        _indirect = indirect;
         _ring = ring;
         _transport = transport;
         _virtqueue = virtqueue;
@@ -60,7 +63,8 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
         {
             var m = mbufs[n];
             int segments = m.SegmentCount;
-            if (segments > _ring.FreeCount) break;
+            bool viaTable = _indirect && segments > 1 && segments <= IndirectTables.MaxEntries;
+            if ((viaTable ? 1 : segments) > _ring.FreeCount) break;
             if (segments > MaxSegments || m.Headroom < VirtioNetHeader.Size)
             {
                 // Never sendable: take it and drop it, or the caller would retry it forever.
@@ -84,7 +88,8 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
                 int count = 1;
                 for (; count < segments && !seg.IsNull; count++, seg = seg.Next)
                     chain[count] = new VirtqBuffer(seg.DataIova, (uint)seg.DataLength);
-                _ring.AddChain(chain[..count], m.Handle);
+                if (viaTable) _ring.AddIndirect(chain[..count], m.Handle);
+                else _ring.AddChain(chain[..count], m.Handle);
             }
             Stats.Packets++;
             Stats.Bytes += (ulong)m.PacketLength;

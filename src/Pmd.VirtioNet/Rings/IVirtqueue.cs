@@ -35,6 +35,12 @@ public interface IVirtqueue
     /// <summary>Lends a chain of device-readable buffers as one. False when too few descriptors are free.</summary>
     bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
 
+    /// <summary>
+    /// Lends a chain of device-readable buffers through one indirect table, taking a single ring
+    /// slot. False when indirect tables are not in use, the chain is too long, or the ring is full.
+    /// </summary>
+    bool AddIndirect(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
+
     /// <summary>Makes everything added since the last call visible to the device.</summary>
     void Publish();
 

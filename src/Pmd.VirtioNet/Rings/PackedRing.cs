@@ -15,6 +15,7 @@ public unsafe struct PackedRing : IVirtqueue
     private readonly PackedEventSuppression* _deviceEvent;
     private readonly InflightTable _inflight;
     private readonly ushort[] _freeIds;
+    private readonly IndirectTables _indirect;
     private readonly ushort _size;
     private readonly bool _eventIndex;
     private readonly bool _inOrder;
@@ -28,8 +29,9 @@ public unsafe struct PackedRing : IVirtqueue
     private ushort _sinceNotify;
     private ulong _corrupt;
 
-    internal PackedRing(byte* memory, int size, RingFeatures features)
+    internal PackedRing(byte* memory, int size, RingFeatures features, IndirectTables indirect = default)
     {
+        _indirect = features.IndirectDescriptors ? indirect : default;
         var layout = PackedRingLayout.For(size);
         _desc = (PackedDescriptor*)(memory + layout.DescriptorOffset);
         _driverEvent = (PackedEventSuppression*)(memory + layout.DriverEventOffset);
@@ -101,6 +103,33 @@ public unsafe struct PackedRing : IVirtqueue
         _sinceNotify++;
         _inflight.Add(id, cookie, (ushort)n, 0);
         _desc[headPos].StoreFlags(headFlags);
+        return true;
+    }
+
+    public bool AddIndirect(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    {
+        int n = buffers.Length;
+        if (_indirect.IsEmpty || n == 0 || n > IndirectTables.MaxEntries || _numFree == 0) return false;
+        ushort id = _freeIds[--_freeIdCount];
+        // Entries of a packed indirect table are read in order; their flags carry no NEXT.
+        var table = (PackedDescriptor*)_indirect.Table(id);
+        for (int i = 0; i < n; i++)
+        {
+            table[i].Address = buffers[i].Address;
+            table[i].Length = buffers[i].Length;
+            table[i].Id = 0;
+            table[i].StoreFlags(0);
+        }
+        ref var d = ref _desc[_availPos];
+        d.Address = _indirect.TableIova(id);
+        d.Length = (uint)(n * sizeof(PackedDescriptor));
+        d.Id = id;
+        ushort flags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | PackedDescriptor.Indirect);
+        _inflight.Add(id, cookie, 1, 0);
+        _numFree--;
+        Advance(ref _availPos, ref _availWrap, 1);
+        _sinceNotify++;
+        d.StoreFlags(flags);
         return true;
     }
 

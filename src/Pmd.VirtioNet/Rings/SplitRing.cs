@@ -23,6 +23,7 @@ public unsafe struct SplitRing : IVirtqueue
     private readonly ushort* _availEvent;
     private readonly InflightTable _inflight;
     private readonly ushort[] _nextFree;
+    private readonly IndirectTables _indirect;
     private readonly ushort _mask;
     private readonly bool _eventIndex;
     private readonly bool _inOrder;
@@ -35,8 +36,9 @@ public unsafe struct SplitRing : IVirtqueue
     private ulong _corrupt;
 
     /// <summary>Drives the ring in <paramref name="memory"/>, which must be zeroed and laid out for <paramref name="size"/>.</summary>
-    internal SplitRing(byte* memory, int size, RingFeatures features)
+    internal SplitRing(byte* memory, int size, RingFeatures features, IndirectTables indirect = default)
     {
+        _indirect = features.IndirectDescriptors ? indirect : default;
         var layout = SplitRingLayout.For(size);
         _desc = (SplitDescriptor*)(memory + layout.DescriptorOffset);
         byte* avail = memory + layout.AvailOffset;
@@ -101,6 +103,23 @@ public unsafe struct SplitRing : IVirtqueue
         _numFree -= n;
         _inflight.Add(head, cookie, (ushort)n, 0);
         _availRing[_availShadow & _mask] = head;
+        _availShadow++;
+        return true;
+    }
+
+    public bool AddIndirect(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    {
+        int n = buffers.Length;
+        if (_indirect.IsEmpty || n == 0 || n > IndirectTables.MaxEntries || _numFree == 0) return false;
+        ushort id = _freeHead;
+        _freeHead = _nextFree[id];
+        _numFree--;
+        var table = (SplitDescriptor*)_indirect.Table(id);
+        for (int i = 0; i < n; i++)
+            table[i] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, i < n - 1 ? SplitDescriptor.Next : (ushort)0, (ushort)(i + 1));
+        _desc[id] = new SplitDescriptor(_indirect.TableIova(id), (uint)(n * sizeof(SplitDescriptor)), SplitDescriptor.Indirect, 0);
+        _inflight.Add(id, cookie, 1, 0);
+        _availRing[_availShadow & _mask] = id;
         _availShadow++;
         return true;
     }

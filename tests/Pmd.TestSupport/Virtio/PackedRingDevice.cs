@@ -49,9 +49,22 @@ public sealed unsafe class PackedRingDevice
                 throw new InvalidOperationException("driver published a chain head before its tail");
             }
             var d = Desc(pos);
+            id = (ushort)(d[1] >> 32);
+            if ((flags & 4) != 0)
+            {
+                // An indirect table: entries in order, in memory the test owns (IOVA = VA).
+                var table = (ulong*)d[0];
+                int entries = (int)((uint)d[1] / 16);
+                for (int i = 0; i < entries; i++)
+                {
+                    _buffers[count] = new VirtqBuffer(table[i * 2], (uint)table[i * 2 + 1]);
+                    _writable[count++] = ((table[i * 2 + 1] >> 48) & Write) != 0;
+                }
+                if (++pos == _size) { pos = 0; wrap = !wrap; }
+                break;
+            }
             _buffers[count] = new VirtqBuffer(d[0], (uint)d[1]);
             _writable[count] = (flags & Write) != 0;
-            id = (ushort)(d[1] >> 32);
             count++;
             if (++pos == _size) { pos = 0; wrap = !wrap; }
             if ((flags & Next) == 0) break;

@@ -58,6 +58,11 @@ public sealed unsafe class SplitRingDevice
             uint length = (uint)desc[id * 2 + 1];
             ushort flags = (ushort)(desc[id * 2 + 1] >> 32);
             ushort next = (ushort)(desc[id * 2 + 1] >> 48);
+            if ((flags & 4) != 0)
+            {
+                count = ReadIndirect((ulong*)address, (int)(length / 16));
+                break;
+            }
             _buffers[count] = new VirtqBuffer(address, length);
             _writable[count] = (flags & 2) != 0;
             count++;
@@ -66,6 +71,21 @@ public sealed unsafe class SplitRingDevice
         }
         chain = new DeviceChain(head, _buffers, _writable, count);
         return true;
+    }
+
+    /// <summary>An indirect table: a chain of its own, linked by NEXT, in memory the test owns (IOVA = VA).</summary>
+    private int ReadIndirect(ulong* table, int entries)
+    {
+        int count = 0;
+        for (int i = 0; ; count++)
+        {
+            if (i >= entries || count >= entries) throw new InvalidOperationException("bad indirect table");
+            ushort flags = (ushort)(table[i * 2 + 1] >> 32);
+            _buffers[count] = new VirtqBuffer(table[i * 2], (uint)table[i * 2 + 1]);
+            _writable[count] = (flags & 2) != 0;
+            if ((flags & 1) == 0) return count + 1;
+            i = (ushort)(table[i * 2 + 1] >> 48);
+        }
     }
 
     /// <summary>Returns a chain: writes the used element and publishes the new used idx.</summary>
