@@ -24,6 +24,8 @@ public sealed unsafe class VirtioNetPort : EthPort
     private readonly VirtioTransport _transport;
     private readonly VirtioNetOptions _options;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet");
+    private const int ControlQueueSize = 64;
+    private ControlQueue? _controlQueue;
     private VirtioRxQueue[] _rx = [];
     private VirtioTxQueue[] _tx = [];
     private RingArena? _arena;
@@ -111,7 +113,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         ulong offered = _transport.DeviceFeatures;
         if (!Has(offered, Version1))
             throw new NotSupportedException($"{Name}: the device does not offer VIRTIO_F_VERSION_1; legacy devices are not supported");
-        _negotiated = offered & wanted;
+        _negotiated = offered & (wanted | _transport.TransportFeatures);
         if (!Has(_negotiated, CtrlVq)) _negotiated &= ~(Bit(CtrlRx) | Bit(Mq));
         var config = _transport.ReadConfig();
         _mac = Has(_negotiated, Mac) && config.Mac is { } mac ? new MacAddress(mac) : _mac;
@@ -147,7 +149,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         bool packed = UsesPackedRing;
         var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc));
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
-        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed) + indirectBytes, _transport.IovaMode);
+        nuint controlBytes = NeedsControlQueue ? RingArena.BytesFor(1, ControlQueueSize, packed) + 8192 : 0;
+        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed) + indirectBytes + controlBytes, _transport.IovaMode);
         var rx = new VirtioRxQueue[config.RxQueues];
         var tx = new VirtioTxQueue[config.TxQueues];
         try
@@ -161,6 +164,7 @@ public sealed unsafe class VirtioNetPort : EthPort
                 _transport.SetupQueue(rxRing);
                 _transport.SetupQueue(txRing);
             }
+            if (NeedsControlQueue) _controlQueue = CreateControlQueue(packed, features);
             _transport.EnableQueue(0, true);
             _transport.EnableQueue(1, true);
             _transport.DriverOk();
@@ -179,6 +183,23 @@ public sealed unsafe class VirtioNetPort : EthPort
         _rx = rx;
         _tx = tx;
         SetLink(true);
+    }
+
+    /// <summary>A device that serves its own control virtqueue (virtio-pci) needs one set up like the data rings.</summary>
+    private bool NeedsControlQueue => Has(_negotiated, CtrlVq) && !_transport.EmulatesControlQueue;
+
+    private ControlQueue CreateControlQueue(bool packed, RingFeatures features)
+    {
+        // The control queue follows the last possible data queue (VIRTIO 5.1.2).
+        int index = Has(_negotiated, Mq) ? 2 * _maxPairs : 2;
+        int size = Math.Min(ControlQueueSize, _transport.MaxQueueSize);
+        var setup = CreateRing(index, size, packed, features, out var memory);
+        IVirtqueue ring = packed
+            ? new PackedRing((byte*)memory, size, features with { IndirectDescriptors = false })
+            : new SplitRing((byte*)memory, size, features with { IndirectDescriptors = false });
+        byte* buffer = _arena!.Take(4096);
+        _transport.SetupQueue(setup);
+        return new ControlQueue(ring, _transport, index, buffer, _arena.IovaOf(buffer));
     }
 
     private QueueSetup CreateRing(int index, int size, bool packed, RingFeatures features, out nint memory)
@@ -228,6 +249,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         _transport.StopQueues(2 * _pairs);
         foreach (var q in rx) q.Drain();
         foreach (var q in tx) q.Drain();
+        _controlQueue = null;
         _arena?.Dispose();
         _arena = null;
         SetLink(false);
@@ -256,9 +278,10 @@ public sealed unsafe class VirtioNetPort : EthPort
     /// <summary>Runs a control-queue command; a NAK is an error naming the command.</summary>
     public void SendControl(byte commandClass, byte command, ReadOnlySpan<byte> data)
     {
-        if (!_transport.EmulatesControlQueue)
-            throw new NotSupportedException($"{Name}: this transport needs a control virtqueue, which is not implemented yet");
-        byte ack = _transport.ExecuteControl(commandClass, command, data);
+        byte ack;
+        if (_transport.EmulatesControlQueue) ack = _transport.ExecuteControl(commandClass, command, data);
+        else if (_controlQueue is { } cq) ack = cq.Execute(commandClass, command, data, TimeSpan.FromSeconds(2));
+        else throw new InvalidOperationException($"{Name}: control commands need a started port with VIRTIO_NET_F_CTRL_VQ");
         if (ack != ControlCommands.AckOk)
             throw new InvalidOperationException($"{Name}: the device refused control command class {commandClass} command {command}");
     }

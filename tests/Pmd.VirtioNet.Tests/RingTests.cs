@@ -204,6 +204,21 @@ public sealed unsafe class RingTests
         Assert.Equal(4, h.Ring.FreeCount);
     }
 
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void A_command_chain_ends_in_a_writable_ack_whose_length_is_checked(bool packed)
+    {
+        using var h = new Harness(8, packed);
+        Assert.True(h.Ring.AddChain([new(0x100, 2), new(0x102, 6), new(0x400, 1)], 2, 42));
+        h.Ring.Publish();
+        Assert.True(h.Pop(out var c));
+        Assert.Equal([false, false, true], new[] { c.IsWritable(0), c.IsWritable(1), c.IsWritable(2) });
+        h.Used(c.Id, 2, 3);     // more than the one writable byte: flagged, but the buffer is back
+        Assert.Equal(UsedStatus.Corrupt, h.Ring.TryGetUsed(out nint cookie, out _));
+        Assert.Equal(42, cookie);
+        Assert.Equal(8, h.Ring.FreeCount);
+    }
+
     [Fact]
     public void Without_the_feature_no_indirect_chain_is_made()
     {

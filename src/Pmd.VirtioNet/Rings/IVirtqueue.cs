@@ -36,6 +36,12 @@ public interface IVirtqueue
     bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
 
     /// <summary>
+    /// Lends a chain whose buffers from <paramref name="firstWritable"/> on are device-writable
+    /// (a control command and its ack). False when too few descriptors are free.
+    /// </summary>
+    bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, int firstWritable, nint cookie);
+
+    /// <summary>
     /// Lends a chain of device-readable buffers through one indirect table, taking a single ring
     /// slot. False when indirect tables are not in use, the chain is too long, or the ring is full.
     /// </summary>

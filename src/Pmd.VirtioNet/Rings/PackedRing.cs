@@ -79,13 +79,16 @@ public unsafe struct PackedRing : IVirtqueue
         return true;
     }
 
-    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie) => AddChain(buffers, buffers.Length, cookie);
+
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, int firstWritable, nint cookie)
     {
         int n = buffers.Length;
         if (n == 0 || n > _numFree) return false;
         ushort id = _freeIds[--_freeIdCount];
         ushort headPos = _availPos;
-        ushort headFlags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (n > 1 ? PackedDescriptor.Next : 0));
+        uint writable = 0;
+        ushort headFlags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (n > 1 ? PackedDescriptor.Next : 0) | (firstWritable == 0 ? PackedDescriptor.Write : 0));
         ushort pos = _availPos;
         bool wrap = _availWrap;
         for (int i = 0; i < n; i++)
@@ -94,14 +97,15 @@ public unsafe struct PackedRing : IVirtqueue
             d.Address = buffers[i].Address;
             d.Length = buffers[i].Length;
             d.Id = id;
-            if (i > 0) d.StoreFlags((ushort)(PackedDescriptor.AvailableBits(wrap) | (i < n - 1 ? PackedDescriptor.Next : 0)));
+            if (i >= firstWritable) writable += buffers[i].Length;
+            if (i > 0) d.StoreFlags((ushort)(PackedDescriptor.AvailableBits(wrap) | (i < n - 1 ? PackedDescriptor.Next : 0) | (i >= firstWritable ? PackedDescriptor.Write : 0)));
             Advance(ref pos, ref wrap, 1);
         }
         _availPos = pos;
         _availWrap = wrap;
         _numFree -= n;
         _sinceNotify++;
-        _inflight.Add(id, cookie, (ushort)n, 0);
+        _inflight.Add(id, cookie, (ushort)n, writable);
         _desc[headPos].StoreFlags(headFlags);
         return true;
     }

@@ -87,21 +87,26 @@ public unsafe struct SplitRing : IVirtqueue
         return true;
     }
 
-    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie)
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie) => AddChain(buffers, buffers.Length, cookie);
+
+    public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, int firstWritable, nint cookie)
     {
         int n = buffers.Length;
+        uint writable = 0;
         if (n == 0 || n > _numFree) return false;
         ushort head = _freeHead, id = head;
         for (int i = 0; i < n; i++)
         {
             ushort next = _nextFree[id];
             bool more = i < n - 1;
-            _desc[id] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, more ? SplitDescriptor.Next : (ushort)0, more ? next : (ushort)0);
+            ushort flags = (ushort)((more ? SplitDescriptor.Next : 0) | (i >= firstWritable ? SplitDescriptor.Write : 0));
+            if (i >= firstWritable) writable += buffers[i].Length;
+            _desc[id] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, flags, more ? next : (ushort)0);
             if (more) id = next;
             else _freeHead = next;
         }
         _numFree -= n;
-        _inflight.Add(head, cookie, (ushort)n, 0);
+        _inflight.Add(head, cookie, (ushort)n, writable);
         _availRing[_availShadow & _mask] = head;
         _availShadow++;
         return true;

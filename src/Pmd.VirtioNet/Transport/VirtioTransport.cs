@@ -33,6 +33,12 @@ public abstract class VirtioTransport : IDisposable
     /// <summary>The IOVA mode descriptors must use with this transport.</summary>
     public virtual IovaMode IovaMode => IovaMode.VirtualAddress;
 
+    /// <summary>
+    /// Features the transport must acknowledge whenever the device offers them, whatever the
+    /// net driver wants: ACCESS_PLATFORM for a device behind an IOMMU (virtio-pci with VFIO).
+    /// </summary>
+    public virtual ulong TransportFeatures => 0;
+
     /// <summary>Largest ring the device accepts.</summary>
     public abstract int MaxQueueSize { get; }
 
