@@ -1,0 +1,156 @@
+using Pmd.Ethdev;
+using Pmd.Memory;
+using Pmd.TestPmd.Forwarding;
+using Pmd.TestPmd.Lcores;
+using Pmd.TestPmd.Options;
+using Pmd.TestPmd.Ports;
+using Pmd.TestPmd.Stats;
+
+namespace Pmd.TestPmd.App;
+
+/// <summary>
+/// Everything a testpmd run holds — the pool, the registry and its ports, the forwarder and the
+/// statistics state — and the operations both the batch run and the command loop perform on it.
+/// Used from the main thread only (events print from the control thread through the synchronized writer).
+/// </summary>
+internal sealed class Session : IDisposable
+{
+    private readonly EventPrinter _events;
+    private readonly Lock _shutdownLock = new();
+    private bool _disposed;
+
+    public Session(AppOptions options, bool noHugePages, LcoreLayout lcores, TextWriter output)
+    {
+        Options = options;
+        Out = output;
+        Pool = Mempool.Create("testpmd_mbuf_pool", options.TotalMbufs, allowHugePages: !noHugePages);
+        try
+        {
+            Registry = new PortRegistry();
+            _events = new EventPrinter(Registry, output);
+            Forwarder = new Forwarder(Registry, Pool, options, lcores.Forwarding);
+            Json = options.StatsJsonPath is { } path ? new StatsJsonWriter(path) : null;
+        }
+        catch
+        {
+            Registry?.Dispose();
+            Pool.Dispose();
+            throw;
+        }
+    }
+
+    public AppOptions Options { get; }
+    public TextWriter Out { get; }
+    public Mempool Pool { get; }
+    public PortRegistry Registry { get; }
+    public Forwarder Forwarder { get; }
+    public NicStatsPrinter Nic { get; } = new();
+    public StatsJsonWriter? Json { get; }
+
+    public EthPort AttachPort(string devargs) => PortSetup.AttachAndStart(Registry, devargs, Options, Pool, Out);
+
+    public void StartForwarding(bool txFirst)
+    {
+        var run = Forwarder.Start(txFirst, Out);
+        // The first periodic display then shows rates since the start rather than zeros.
+        foreach (var port in run.Ports) Nic.Sample(port.PortId, run.StatsAtStart[port.PortId]);
+    }
+
+    /// <summary>testpmd's "stop": joins the lcores, prints the forward statistics and writes the final JSON line.</summary>
+    public ForwardTotals? StopForwarding()
+    {
+        if (!Forwarder.IsRunning)
+        {
+            Out.WriteLine("Packet forwarding not started");
+            return null;
+        }
+        Out.WriteLine("Telling cores to stop...");
+        Out.WriteLine("Waiting for lcores to finish...");
+        var run = Forwarder.Stop()!;
+        var totals = ForwardStatsPrinter.Print(run, Out);
+        WriteJson(run, final: true);
+        Out.WriteLine("Done.");
+        return totals;
+    }
+
+    /// <summary>The periodic display of a non-interactive run: every forwarding port's NIC block, and a JSON line.</summary>
+    public void ShowPeriodicStats()
+    {
+        var run = Forwarder.Current;
+        if (run is null) return;
+        Out.WriteLine();
+        Out.WriteLine("Port statistics ====================================");
+        var samples = new List<PortJsonSample>(run.Ports.Count);
+        foreach (var port in run.Ports)
+        {
+            var rates = Nic.Print(port, Out);
+            samples.Add(new PortJsonSample(port.PortId, SinceStart(run, port), rates));
+        }
+        Json?.WriteLine(DateTimeOffset.UtcNow, run.Clock.Elapsed.TotalSeconds, final: false, samples);
+    }
+
+    private void WriteJson(ForwardRun run, bool final)
+    {
+        if (Json is null) return;
+        var samples = new List<PortJsonSample>(run.Ports.Count);
+        double seconds = Math.Max(run.Elapsed.TotalSeconds, 1e-9);
+        foreach (var port in run.Ports)
+        {
+            // The final line's rates are the run's averages.
+            var total = SinceStart(run, port);
+            var rates = new PortRates((ulong)(total.RxPackets / seconds), (ulong)(total.TxPackets / seconds),
+                (ulong)(total.RxBytes * 8 / seconds), (ulong)(total.TxBytes * 8 / seconds));
+            samples.Add(new PortJsonSample(port.PortId, total, rates));
+        }
+        Json.WriteLine(DateTimeOffset.UtcNow, run.Elapsed.TotalSeconds, final, samples);
+    }
+
+    private static PortStats SinceStart(ForwardRun run, EthPort port, PortStats? now = null) =>
+        PortCounters.Since(now ?? port.GetStats(), run.StatsAtStart.TryGetValue(port.PortId, out var s) ? s : default);
+
+    /// <summary>Clears a port's counters; the running forward statistics start over from zero for it too.</summary>
+    public void ClearStats(EthPort port)
+    {
+        port.ResetStats();
+        Nic.Forget(port.PortId);
+        if (Forwarder.Current is { } run) run.StatsAtStart[port.PortId] = default;
+    }
+
+    /// <summary>Stops forwarding (printing its statistics) and stops and closes every port, once.</summary>
+    public void Shutdown() => Shutdown(report: true);
+
+    private void Shutdown(bool report)
+    {
+        lock (_shutdownLock)
+        {
+            if (_disposed) return;
+            if (!report)
+            {
+                // Unwinding from an error: release everything quietly, the error line says it all.
+                _disposed = true;
+                if (Forwarder.IsRunning) { try { Forwarder.Stop(); } catch (InvalidOperationException) { } }
+                _events.Dispose();
+                Registry.Dispose();
+                Pool.Dispose();
+                Json?.Dispose();
+                return;
+            }
+            if (Forwarder.IsRunning) StopForwarding();
+            foreach (var port in Registry.AllPorts)
+            {
+                Out.WriteLine($"Stopping port {port.PortId}...");
+                try { port.Stop(); }
+                catch (Exception e) { Out.WriteLine($"Port {port.PortId}: stop failed: {e.Message}"); }
+            }
+            Out.WriteLine("Closing ports...");
+            _disposed = true;
+            _events.Dispose();
+            Registry.Dispose();
+            Pool.Dispose();
+            Json?.Dispose();
+            Out.WriteLine("Bye...");
+        }
+    }
+
+    public void Dispose() => Shutdown(report: false);
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+using Pmd.TestPmd.Interactive;
+using Pmd.TestPmd.Interop;
+using Pmd.TestPmd.Lcores;
+using Pmd.TestPmd.Options;
+using Pmd.VirtioNet;
+
+namespace Pmd.TestPmd.App;
+
+/// <summary>Runs testpmd for a parsed command line: lcores, logging, pool, ports, then batch or interactive mode.</summary>
+internal static class TestPmdApp
+{
+    public static int Run(CommandLine commandLine, TextWriter output)
+    {
+        var eal = commandLine.Eal;
+        var app = commandLine.App;
+        var lcores = LcoreLayout.Resolve(eal, app);
+        if (eal.Devices.Count == 0 && !app.Interactive)
+            throw new UsageException("no ports: give a device with --vdev (e.g. --vdev net_virtio_user0,path=/tmp/vhost.sock) or use -i and 'port attach'");
+        if (app.TxQueues < app.RxQueues)
+            throw new UsageException($"--txq={app.TxQueues} is less than --rxq={app.RxQueues}: each RX queue's stream needs a TX queue of its own");
+
+        // The main lcore runs commands, statistics and — since threads inherit their creator's
+        // affinity — the control thread and the logger, off the forwarding CPUs.
+        int errno = Affinity.PinCurrentThread(lcores.Main);
+        if (errno != 0) throw new InvalidOperationException($"cannot pin the main lcore to CPU {lcores.Main}: {Affinity.Describe(errno)}");
+
+        using var logging = LoggerFactory.Create(b => b
+            .SetMinimumLevel(LogLevel.Warning)
+            // Logs go to stdout with the rest of the output: stderr carries only the one-line error.
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.None)
+            .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; }));
+        PmdLogging.Factory = logging;
+        try
+        {
+            VirtioUserDriver.Register();
+            using var session = new Session(app, eal.NoHugePages, lcores, output);
+            foreach (string device in eal.Devices) session.AttachPort(device);
+            if (app.Interactive)
+            {
+                using var signals = new StopSignal(onSignal: () => { session.Shutdown(); Environment.Exit(0); });
+                new CommandLoop(session, Console.In).Run(app.AutoStart, app.TxFirst);
+            }
+            else
+            {
+                using var stop = new StopSignal();
+                BatchRun.Run(session, stop);
+            }
+            session.Shutdown();
+            return 0;
+        }
+        finally
+        {
+            PmdLogging.Factory = null!;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Pmd.Ethdev;
+using Pmd.Memory;
+using Pmd.TestPmd.Lcores;
+using Pmd.TestPmd.Interop;
+using Pmd.TestPmd.Options;
+
+namespace Pmd.TestPmd.Forwarding;
+
+/// <summary>What one start..stop run forwarded: the streams with their counters, and NIC counters at start.</summary>
+internal sealed class ForwardRun(IReadOnlyList<EthPort> ports, IReadOnlyList<ForwardStream> streams, Dictionary<ushort, PortStats> statsAtStart)
+{
+    public IReadOnlyList<EthPort> Ports { get; } = ports;
+    public IReadOnlyList<ForwardStream> Streams { get; } = streams;
+    public Dictionary<ushort, PortStats> StatsAtStart { get; } = statsAtStart;
+    public Stopwatch Clock { get; } = Stopwatch.StartNew();
+    public TimeSpan Elapsed { get; set; }
+}
+
+/// <summary>
+/// Starts and stops packet forwarding as testpmd's "start"/"stop" do: builds the streams over the
+/// started ports, optionally sends a first burst (tx_first), runs one pinned thread per forwarding
+/// lcore, and on stop joins them and lets the TX rings drain before counters are read.
+/// </summary>
+internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions options, IReadOnlyList<int> forwardingLcores)
+{
+    private List<LcoreThread> _lcores = [];
+
+    public ForwardMode Mode { get; set; } = options.Mode;
+
+    public ForwardRun? Current { get; private set; }
+
+    public bool IsRunning => Current is not null;
+
+    /// <summary>The ports forwarding uses: unowned and started, by id.</summary>
+    public List<EthPort> ForwardingPorts()
+    {
+        var ports = new List<EthPort>();
+        foreach (var p in registry.Ports)
+            if (p.IsStarted) ports.Add(p);
+        ports.Sort((a, b) => a.PortId.CompareTo(b.PortId));
+        return ports;
+    }
+
+    public ForwardRun Start(bool txFirst, TextWriter output)
+    {
+        if (Current is not null) throw new InvalidOperationException("Packet forwarding already started");
+        var ports = ForwardingPorts();
+        if (ports.Count == 0) throw new InvalidOperationException("no started port to forward on (attach one with --vdev or 'port attach')");
+
+        var engine = ForwardEngine.For(Mode);
+        var streams = StreamLayout.Build(ports, options.RxQueues, options.TxQueues, options.EthPeers, pool, options.TxPacketLength, withTemplates: true);
+        var cores = forwardingLcores.Take(options.ForwardingCores).ToList();
+        var layout = StreamLayout.Spread(streams, cores);
+
+        output.WriteLine($"{Mode.Name()} packet forwarding - ports={ports.Count} - cores={layout.Count} - streams={streams.Count}");
+        foreach (var (lcore, mine) in layout)
+        {
+            output.WriteLine($"Logical Core {lcore} forwards packets on {mine.Length} streams:");
+            foreach (var s in mine) output.WriteLine($"  {s}");
+        }
+
+        var atStart = new Dictionary<ushort, PortStats>();
+        foreach (var p in ports) atStart[p.PortId] = p.GetStats();
+
+        if (txFirst)
+        {
+            // One burst of txonly frames per stream before the engine takes over, so that two
+            // forwarders facing each other have something to forward.
+            var burst = new Mbuf[options.Burst];
+            foreach (var s in streams) TxOnlyEngine.SendTemplateBurst(s, burst);
+        }
+
+        var threads = new List<LcoreThread>(layout.Count);
+        foreach (var (lcore, mine) in layout) threads.Add(new LcoreThread(lcore, engine, mine, options.Burst, pool));
+        var run = new ForwardRun(ports, streams, atStart);
+        foreach (var t in threads)
+        {
+            if (!t.Start())
+            {
+                foreach (var other in threads) other.RequestStop();
+                foreach (var other in threads) if (other != t) other.Join();
+                throw new InvalidOperationException($"cannot pin lcore {t.Lcore} to its CPU: {Affinity.Describe(t.PinError)}");
+            }
+        }
+        _lcores = threads;
+        Current = run;
+        return run;
+    }
+
+    /// <summary>Stops the lcores and returns the finished run; null when nothing was running.</summary>
+    public ForwardRun? Stop()
+    {
+        var run = Current;
+        if (run is null) return null;
+        foreach (var t in _lcores) t.RequestStop();
+        foreach (var t in _lcores) t.Join();
+        run.Elapsed = run.Clock.Elapsed;
+        var failure = _lcores.Select(t => t.Failure).FirstOrDefault(f => f is not null);
+        _lcores = [];
+        Current = null;
+        DrainTx(run.Ports);
+        if (failure is not null) throw new InvalidOperationException($"an lcore stopped on an error: {failure.Message}", failure);
+        return run;
+    }
+
+    /// <summary>
+    /// Gives the peer time to take what is still on our TX rings, so that its counters and ours
+    /// agree once we stop: polls the rings' completions until the pool's in-use count stops moving.
+    /// </summary>
+    private void DrainTx(IReadOnlyList<EthPort> ports)
+    {
+        var clock = Stopwatch.StartNew();
+        int last = -1, stableRounds = 0;
+        while (clock.ElapsedMilliseconds < 1000 && stableRounds < 5)
+        {
+            foreach (var p in ports)
+            {
+                if (!p.IsStarted) continue;
+                for (int q = 0; q < options.TxQueues; q++) p.TxBurst(q, []);
+            }
+            pool.FlushThreadCache();
+            int inUse = pool.InUse;
+            stableRounds = inUse == last ? stableRounds + 1 : 0;
+            last = inUse;
+            Thread.Sleep(10);
+        }
+    }
+}

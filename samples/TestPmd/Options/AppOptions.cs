@@ -1,0 +1,93 @@
+using Pmd.Ethdev;
+using Pmd.TestPmd.Forwarding;
+
+namespace Pmd.TestPmd.Options;
+
+/// <summary>The application side of the command line (after "--"), with testpmd's names and defaults.</summary>
+internal sealed class AppOptions
+{
+    public const int MaxBurst = 512;
+    public const int MinTxPacketLength = UdpFrameTemplate.HeadersLength;
+
+    public ForwardMode Mode { get; private set; } = ForwardMode.Io;
+    public int TxPacketLength { get; private set; } = 64;
+    public int Burst { get; private set; } = 32;
+    public int RxQueues { get; private set; } = 1;
+    public int TxQueues { get; private set; } = 1;
+    /// <summary>0 lets the driver choose its default ring size.</summary>
+    public int RxDescriptors { get; private set; }
+    public int TxDescriptors { get; private set; }
+    /// <summary>How many of the forwarding lcores to use; testpmd's default is 1.</summary>
+    public int ForwardingCores { get; private set; } = 1;
+    public double? StatsPeriodSeconds { get; private set; }
+    public bool Interactive { get; private set; }
+    public bool AutoStart { get; private set; }
+    public bool TxFirst { get; private set; }
+    public string? StatsJsonPath { get; private set; }
+    /// <summary>Pmd's own --duration: forward this long, then stop and print (for scripts).</summary>
+    public double? DurationSeconds { get; private set; }
+    public int TotalMbufs { get; private set; } = 16384;
+    /// <summary>--eth-peer: the destination MAC the mac engine writes, per TX port.</summary>
+    public Dictionary<int, MacAddress> EthPeers { get; } = [];
+
+    public static AppOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new AppOptions();
+        var r = new ArgReader(args);
+        while (r.HasMore)
+        {
+            string flag = r.NextFlag();
+            switch (flag)
+            {
+                case "--forward-mode":
+                    string mode = r.Value(flag);
+                    if (!ForwardModes.TryParse(mode, out var m))
+                        throw new UsageException($"invalid forward mode '{mode}' (expected one of: {ForwardModes.Names})");
+                    o.Mode = m;
+                    break;
+                case "--txpkts": o.TxPacketLength = r.IntValue(flag, MinTxPacketLength, 2048); break;
+                case "--burst": o.Burst = r.IntValue(flag, 1, MaxBurst); break;
+                case "--rxq": o.RxQueues = r.IntValue(flag, 1, 1024); break;
+                case "--txq": o.TxQueues = r.IntValue(flag, 1, 1024); break;
+                case "--rxd": o.RxDescriptors = r.IntValue(flag, 0, 32768); break;
+                case "--txd": o.TxDescriptors = r.IntValue(flag, 0, 32768); break;
+                case "--nb-cores": o.ForwardingCores = r.IntValue(flag, 1, 1024); break;
+                case "--total-num-mbufs": o.TotalMbufs = r.IntValue(flag, 1024, 1 << 22); break;
+                case "--stats-period": o.StatsPeriodSeconds = r.SecondsValue(flag); break;
+                case "--duration": o.DurationSeconds = r.SecondsValue(flag); break;
+                case "--stats-json":
+                    o.StatsJsonPath = r.Value(flag);
+                    if (o.StatsJsonPath.Length == 0) throw new UsageException("option --stats-json requires a file name");
+                    break;
+                case "--eth-peer": o.AddEthPeer(r.Value(flag)); break;
+                case "-i" or "--interactive": r.RejectValue(flag); o.Interactive = true; break;
+                case "-a" or "--auto-start": r.RejectValue(flag); o.AutoStart = true; break;
+                case "--tx-first": r.RejectValue(flag); o.TxFirst = true; break;
+                // Accepted for DPDK command lines; Pmd has no equivalent to switch.
+                case "--disable-link-check" or "--no-lsc-interrupt" or "--no-rmv-interrupt" or "--no-flush-rx":
+                    r.RejectValue(flag);
+                    break;
+                case "-h" or "--help":
+                    throw new HelpRequested();
+                default:
+                    throw new UsageException(flag.StartsWith('-')
+                        ? $"unknown option '{flag}' (see --help)"
+                        : $"unexpected argument '{flag}' (see --help)");
+            }
+        }
+        if (o.StatsJsonPath is not null && o.StatsPeriodSeconds is null)
+            throw new UsageException("--stats-json needs --stats-period (one line is written per period)");
+        if (o.Interactive && o.DurationSeconds is not null)
+            throw new UsageException("--duration is for non-interactive runs; it cannot be used with -i");
+        return o;
+    }
+
+    private void AddEthPeer(string value)
+    {
+        int comma = value.IndexOf(',');
+        if (comma < 0 || !int.TryParse(value.AsSpan(0, comma), out int port) || port < 0 || port >= PortRegistry.MaxPorts
+            || !MacAddress.TryParse(value.AsSpan(comma + 1), out var mac))
+            throw new UsageException($"invalid --eth-peer '{value}': expected PORT,XX:XX:XX:XX:XX:XX");
+        EthPeers[port] = mac;
+    }
+}

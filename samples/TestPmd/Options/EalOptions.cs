@@ -1,0 +1,70 @@
+namespace Pmd.TestPmd.Options;
+
+/// <summary>
+/// The EAL side of the command line (before "--"): devices, lcores and memory. DPDK-only flags a
+/// user may paste from a DPDK command line are accepted and ignored, so the same line runs both.
+/// </summary>
+internal sealed class EalOptions
+{
+    /// <summary>Device strings in the order given (--vdev and -a interleaved): port ids follow this order.</summary>
+    public List<string> Devices { get; } = [];
+
+    /// <summary>The lcores of "-l", lowest first; null when not given (then every CPU, as in DPDK).</summary>
+    public IReadOnlyList<int>? Lcores { get; private set; }
+
+    public int? MainLcore { get; private set; }
+
+    /// <summary>--no-huge: mempools on 4 KiB pages.</summary>
+    public bool NoHugePages { get; private set; }
+
+    public static EalOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new EalOptions();
+        var r = new ArgReader(args);
+        while (r.HasMore)
+        {
+            string flag = r.NextFlag();
+            switch (flag)
+            {
+                case "--vdev":
+                    o.Devices.Add(NonEmpty(flag, r.Value(flag)));
+                    break;
+                case "-a" or "--allow" or "-w":
+                    o.Devices.Add(NonEmpty(flag, r.Value(flag)));
+                    break;
+                case "-l" or "--lcores":
+                    o.Lcores = LcoreList.Parse(r.Value(flag));
+                    break;
+                case "--main-lcore" or "--master-lcore":
+                    o.MainLcore = r.IntValue(flag, 0, LcoreList.MaxLcore);
+                    break;
+                case "--no-huge":
+                    r.RejectValue(flag);
+                    o.NoHugePages = true;
+                    break;
+                // DPDK-only: meaningful to DPDK's EAL, nothing to do here.
+                case "--no-pci" or "--in-memory" or "--single-file-segments" or "--no-shconf" or "--no-telemetry":
+                    r.RejectValue(flag);
+                    break;
+                case "--file-prefix" or "-m" or "--socket-mem" or "--log-level" or "-n" or "--proc-type" or "--huge-dir" or "--iova-mode":
+                    r.Value(flag);
+                    break;
+                case "-h" or "--help":
+                    throw new HelpRequested();
+                default:
+                    throw new UsageException(flag.StartsWith('-')
+                        ? $"unknown EAL option '{flag}' (see --help)"
+                        : $"unexpected argument '{flag}' before '--' (see --help)");
+            }
+        }
+        if (o.MainLcore is int main && o.Lcores is { } lcores && !lcores.Contains(main))
+            throw new UsageException($"--main-lcore {main} is not in the lcore list given with -l");
+        return o;
+    }
+
+    private static string NonEmpty(string flag, string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new UsageException($"option {flag} requires a device string") : value;
+}
+
+/// <summary>--help anywhere: print the usage and exit 0.</summary>
+internal sealed class HelpRequested : Exception;

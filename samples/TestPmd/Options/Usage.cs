@@ -1,0 +1,38 @@
+namespace Pmd.TestPmd.Options;
+
+/// <summary>The --help text: DPDK's flags that Pmd's testpmd understands, and Pmd's own.</summary>
+internal static class Usage
+{
+    public const string Text = """
+        Usage: testpmd [EAL options] -- [testpmd options]
+
+        EAL options (before --):
+          --vdev DEVARGS          add a virtual device, e.g. net_virtio_user0,path=/tmp/vhost.sock (repeatable)
+          -a PCI_ADDR             add a PCI device (allow-list), e.g. 0000:00:04.0 (repeatable)
+          -l LCORES               lcores to use, e.g. 0-1 or 0,2; the first is the main lcore, each other
+                                  one a forwarding thread pinned to that CPU (default: all CPUs)
+          --main-lcore N          make lcore N the main lcore instead of the first
+          --no-huge               put mbuf pools in 4 KiB pages instead of hugepages
+          --no-pci, --in-memory, --single-file-segments, --file-prefix X, -m N, --log-level X
+                                  accepted for DPDK command lines, and ignored
+
+        testpmd options (after --):
+          -i, --interactive       read commands from stdin (prompt "testpmd> "; type 'help')
+          -a, --auto-start        start forwarding at once in interactive mode
+          --tx-first              send one burst per stream before forwarding starts
+          --forward-mode=MODE     io (default), mac, macswap, rxonly, txonly, flowgen
+          --txpkts=N              txonly/flowgen frame size in bytes (default 64)
+          --burst=N               packets per burst, 1..512 (default 32)
+          --rxq=N, --txq=N        queues per port (default 1)
+          --rxd=N, --txd=N        descriptors per queue (default: the driver's)
+          --nb-cores=N            forwarding lcores to use (default 1)
+          --eth-peer=N,MAC        destination MAC for mac mode on port N (default 02:00:00:00:00:0N)
+          --stats-period=S        print port statistics every S seconds (non-interactive)
+          --stats-json=FILE       with --stats-period: one JSON object per line per period, and a final one
+          --total-num-mbufs=N     mbufs in the pool (default 16384)
+          --duration=S            Pmd's own: forward S seconds, then stop, print and exit (for scripts)
+          -h, --help              this text
+
+        Exit codes: 0 ok, 1 runtime failure (e.g. no vhost-user backend on the socket), 2 usage error.
+        """;
+}
