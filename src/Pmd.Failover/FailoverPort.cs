@@ -252,6 +252,8 @@ public sealed class FailoverPort : EthPort
         if (primary is null || e.PortId != primary.PortId) return;
         if (e.Type == PortEventType.LinkStateChange)
         {
+            // Our own stop of the primary (the failover port stopping) is no reason to let it go.
+            if (!primary.IsStarted) return;
             if (primary.Link.Up)
             {
                 // Up again while still paired: TX returns to the primary.

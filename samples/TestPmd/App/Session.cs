@@ -16,6 +16,7 @@ namespace Pmd.TestPmd.App;
 internal sealed class Session : IDisposable
 {
     private readonly EventPrinter _events;
+    private readonly Pmd.Failover.FailoverAutoAttach _failover;
     private readonly Lock _shutdownLock = new();
     private bool _disposed;
 
@@ -28,6 +29,8 @@ internal sealed class Session : IDisposable
         {
             Registry = new PortRegistry();
             _events = new EventPrinter(Registry, output);
+            // As the kernel does for STANDBY: a failover port appears over every standby port.
+            _failover = Pmd.Failover.FailoverAutoAttach.Enable(Registry);
             Forwarder = new Forwarder(Registry, Pool, options, lcores.Forwarding);
             Json = options.StatsJsonPath is { } path ? new StatsJsonWriter(path) : null;
         }
@@ -129,6 +132,7 @@ internal sealed class Session : IDisposable
                 // Unwinding from an error: release everything quietly, the error line says it all.
                 _disposed = true;
                 if (Forwarder.IsRunning) { try { Forwarder.Stop(); } catch (InvalidOperationException) { } }
+                _failover.Dispose();
                 _events.Dispose();
                 Registry.Dispose();
                 Pool.Dispose();
@@ -144,6 +148,7 @@ internal sealed class Session : IDisposable
             }
             Out.WriteLine("Closing ports...");
             _disposed = true;
+            _failover.Dispose();
             _events.Dispose();
             Registry.Dispose();
             Pool.Dispose();

@@ -34,6 +34,8 @@ internal static class TestPmdApp
         try
         {
             VirtioUserDriver.Register();
+            VirtioPciDriver.Register();
+            Pmd.Failover.FailoverDriver.Register();
             using var session = new Session(app, eal.NoHugePages, lcores, output);
             foreach (string device in eal.Devices) session.AttachPort(device);
             if (app.Interactive)

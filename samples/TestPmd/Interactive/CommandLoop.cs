@@ -80,6 +80,24 @@ internal sealed class CommandLoop(Session session, TextReader input)
                 case ["port", "detach", var which]:
                     DetachPort(which);
                     break;
+                case ["port", "request_removal", var which]:
+                    // What a hypervisor's unplug request does through VFIO: the device-request event.
+                    ForEachPort(which, p =>
+                    {
+                        // Naming the failover port means its current primary.
+                        if (p is Pmd.Failover.FailoverPort f)
+                        {
+                            if (f.Primary is not { } primary)
+                            {
+                                _out.WriteLine($"Port {p.PortId} has no primary to remove");
+                                return;
+                            }
+                            p = primary;
+                        }
+                        session.Registry.Raise(p.PortId, PortEventType.DeviceRequest, "requested from the command line");
+                        _out.WriteLine($"Port {p.PortId}: removal requested");
+                    });
+                    break;
                 case ["port", "start", var which]:
                     ForEachPort(which, p => { p.Start(); _out.WriteLine($"Port {p.PortId}: started"); });
                     break;
@@ -168,6 +186,7 @@ internal sealed class CommandLoop(Session session, TextReader input)
           port attach DEVARGS             e.g. port attach net_virtio_user1,path=/tmp/vhost1.sock
           port detach N
           port start|stop all|N
+          port request_removal N          raise the device-request event, as a hypervisor's unplug request does
           quit
         """;
 }

@@ -1,4 +1,5 @@
 using Pmd.Ethdev;
+using Pmd.Failover;
 using Pmd.Memory;
 using Pmd.TestPmd.Options;
 
@@ -7,9 +8,39 @@ namespace Pmd.TestPmd.Ports;
 /// <summary>Attaches a device through the registry, then configures and starts it with the command line's queues.</summary>
 internal static class PortSetup
 {
+    /// <summary>
+    /// "-a ADDR" is the user asking for that device: give it to vfio-pci (through driver_override)
+    /// if another driver has it and a Pmd driver matches its ids. Nothing else is ever rebound.
+    /// </summary>
+    private static void BindPciDeviceIfAsked(PortRegistry registry, string devargs, TextWriter output)
+    {
+        var args = Pmd.Devargs.DevArgs.Parse(devargs);
+        if (args.Pci is not { } address) return;
+        // Only a device one of our drivers can run is ever taken from its kernel driver.
+        registry.Drivers.Resolve(args);
+        var info = Pmd.Vfio.PciSysfs.Find(address);
+        if (info is null || info.Driver == Pmd.Vfio.PciSysfs.VfioPciDriver) return;
+        output.WriteLine($"Binding {address} ({info.Driver ?? "no driver"}) to {Pmd.Vfio.PciSysfs.VfioPciDriver}");
+        Pmd.Vfio.PciSysfs.BindToVfio(address);
+    }
+
     public static EthPort AttachAndStart(PortRegistry registry, string devargs, AppOptions options, Mempool pool, TextWriter output)
     {
+        BindPciDeviceIfAsked(registry, devargs, output);
         var port = registry.Attach(devargs);
+        // Let the control thread act on the NEW event first: a failover port may claim this one.
+        for (int i = 0; i < 3; i++) registry.Control.Invoke(() => { });
+        if (registry.GetOwner(port.PortId) is { } owner)
+        {
+            var failover = registry.AllPorts.OfType<FailoverPort>().FirstOrDefault(f => f.Standby == port);
+            if (failover is null)
+            {
+                output.WriteLine($"Port {port.PortId} ({port.Name}) is owned by {owner.Name}: it serves that port, not forwarding directly");
+                return port;
+            }
+            output.WriteLine($"Port {port.PortId} ({port.Name}) is a failover standby: forwarding through port {failover.PortId} ({failover.Name})");
+            port = failover;
+        }
         try
         {
             output.WriteLine($"Configuring Port {port.PortId} ({port.Name})");
