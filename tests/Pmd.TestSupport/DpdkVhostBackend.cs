@@ -113,9 +113,9 @@ public sealed partial class DpdkVhostBackend : IDisposable
         _process.WaitForExit();
     }
 
-    public static BackendCounts ParseCounts(string output)
+    public static BackendCounts ParseCounts(string output, int port = 0)
     {
-        int block = output.LastIndexOf("Forward statistics for port 0", StringComparison.Ordinal);
+        int block = output.LastIndexOf($"Forward statistics for port {port} ", StringComparison.Ordinal);
         if (block < 0) throw new InvalidOperationException($"dpdk-testpmd printed no forward statistics:\n{output}");
         var text = output[block..];
         var rx = RxLine().Match(text);
