@@ -40,7 +40,7 @@ def client_cmd(impl, args, sock, mode, size, ring, queues):
     devargs = client_devargs(args, sock, ring, queues)
     eal = ["-a", args.pci] if args.pci else ["--vdev", devargs]
     if impl == "pmd":
-        return ["dotnet", TESTPMD_DLL, "-l", "0-1"] + eal + ["--", f"--duration={args.seconds}"] + app
+        return ["dotnet", TESTPMD_DLL, "-l", "0-1"] + eal + ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
     return ["stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "--in-memory", "--single-file-segments",
             "--file-prefix", f"pmdperf-cl{os.getpid()}", "--log-level=lib.eal:error"] + \
            ([] if args.pci else ["--no-pci"]) + eal + ["--", "--total-num-mbufs=65536"] + app

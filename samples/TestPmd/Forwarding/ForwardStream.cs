@@ -33,6 +33,9 @@ internal sealed class ForwardStream(EthPort rxPort, int rxQueue, EthPort txPort,
     /// <summary>flowgen's next flow number; only the owning lcore touches it.</summary>
     public int NextFlow;
 
+    /// <summary>With --record-core-cycles: Stopwatch ticks spent in bursts that moved packets.</summary>
+    public long BusyTicks;
+
     public ulong RxPackets;
     public ulong TxPackets;
     public ulong TxDropped;

@@ -72,7 +72,7 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
         }
 
         var threads = new List<LcoreThread>(layout.Count);
-        foreach (var (lcore, mine) in layout) threads.Add(new LcoreThread(lcore, engine, mine, options.Burst, pool));
+        foreach (var (lcore, mine) in layout) threads.Add(new LcoreThread(lcore, engine, mine, options.Burst, pool, options.RecordCoreCycles));
         var run = new ForwardRun(ports, streams, atStart);
         foreach (var t in threads)
         {

@@ -16,10 +16,12 @@ internal sealed class LcoreThread
     private readonly Mempool _pool;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _ready = new();
+    private readonly bool _recordCycles;
     private volatile bool _stop;
 
-    public LcoreThread(int lcore, ForwardEngine engine, ForwardStream[] streams, int burstSize, Mempool pool)
+    public LcoreThread(int lcore, ForwardEngine engine, ForwardStream[] streams, int burstSize, Mempool pool, bool recordCycles = false)
     {
+        _recordCycles = recordCycles;
         Lcore = lcore;
         _engine = engine;
         _streams = streams;
@@ -48,6 +50,25 @@ internal sealed class LcoreThread
 
     public void RequestStop() => _stop = true;
 
+    /// <summary>
+    /// The loop with --record-core-cycles, like DPDK testpmd's: bursts that moved packets are
+    /// timed, so CPU per packet means something even when the peer, not this lcore, limits the rate.
+    /// </summary>
+    private void RunTimed(ForwardEngine engine, ForwardStream[] streams, Span<Mbuf> burst)
+    {
+        while (!_stop)
+        {
+            for (int i = 0; i < streams.Length; i++)
+            {
+                var s = streams[i];
+                ulong moved = s.RxPackets + s.TxPackets;
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                engine.ForwardBurst(s, burst);
+                if (s.RxPackets + s.TxPackets != moved) s.BusyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+            }
+        }
+    }
+
     public void Join() => _thread.Join();
 
     private void Run()
@@ -60,9 +81,13 @@ internal sealed class LcoreThread
             var engine = _engine;
             var streams = _streams;
             var burst = _burst.AsSpan();
-            while (!_stop)
+            if (_recordCycles) RunTimed(engine, streams, burst);
+            else
             {
-                for (int i = 0; i < streams.Length; i++) engine.ForwardBurst(streams[i], burst);
+                while (!_stop)
+                {
+                    for (int i = 0; i < streams.Length; i++) engine.ForwardBurst(streams[i], burst);
+                }
             }
         }
         catch (Exception e)

@@ -23,6 +23,9 @@ internal sealed class AppOptions
     public bool Interactive { get; private set; }
     public bool AutoStart { get; private set; }
     public bool TxFirst { get; private set; }
+
+    /// <summary>--record-core-cycles: time the bursts that moved packets, for a CPU cost per packet.</summary>
+    public bool RecordCoreCycles { get; private set; }
     public string? StatsJsonPath { get; private set; }
     /// <summary>Pmd's own --duration: forward this long, then stop and print (for scripts).</summary>
     public double? DurationSeconds { get; private set; }
@@ -63,6 +66,7 @@ internal sealed class AppOptions
                 case "-i" or "--interactive": r.RejectValue(flag); o.Interactive = true; break;
                 case "-a" or "--auto-start": r.RejectValue(flag); o.AutoStart = true; break;
                 case "--tx-first": r.RejectValue(flag); o.TxFirst = true; break;
+                case "--record-core-cycles": r.RejectValue(flag); o.RecordCoreCycles = true; break;
                 // Accepted for DPDK command lines; Pmd has no equivalent to switch.
                 case "--disable-link-check" or "--no-lsc-interrupt" or "--no-rmv-interrupt" or "--no-flush-rx":
                     r.RejectValue(flag);

@@ -44,6 +44,14 @@ internal static class ForwardStatsPrinter
         w.WriteLine();
         w.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Throughput: RX {totals.RxMpps:F3} Mpps, TX {totals.TxMpps:F3} Mpps over {run.Elapsed.TotalSeconds:F1} s"));
+        long busy = 0;
+        foreach (var s in run.Streams) busy += Volatile.Read(ref s.BusyTicks);
+        ulong packets = Math.Max(rxAll, txAll);
+        if (busy > 0 && packets > 0)
+        {
+            double ns = busy * (1e9 / System.Diagnostics.Stopwatch.Frequency) / packets;
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per packet: {ns:F1} ns (lcore time in bursts that moved packets / {packets} packets)"));
+        }
         return totals;
     }
 
