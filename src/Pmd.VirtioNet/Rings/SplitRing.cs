@@ -32,6 +32,7 @@ public unsafe struct SplitRing : IVirtqueue
     private ushort _availShadow;
     private ushort _notifiedIdx;
     private ushort _lastUsed;
+    private ushort _deviceUsedIdx;
     private ushort _usedEventBase;
     private ulong _corrupt;
 
@@ -148,10 +149,16 @@ public unsafe struct SplitRing : IVirtqueue
     {
         cookie = 0;
         length = 0;
-        if (_lastUsed == Volatile.Read(ref *_usedIdx))
+        // The device's used idx is read once per batch, not once per entry: the line it sits on
+        // is the one the device keeps writing, and every read of it is a cache miss.
+        if (_lastUsed == _deviceUsedIdx)
         {
-            if (_eventIndex) KeepInterruptsAway();
-            return UsedStatus.Empty;
+            _deviceUsedIdx = Volatile.Read(ref *_usedIdx);
+            if (_lastUsed == _deviceUsedIdx)
+            {
+                if (_eventIndex) KeepInterruptsAway();
+                return UsedStatus.Empty;
+            }
         }
         var element = _usedRing[_lastUsed & _mask];
         uint id = element.Id;
