@@ -79,7 +79,7 @@ public sealed unsafe class VfioContainer : IDisposable
     public bool NoIommu { get; private set; }
 
     /// <summary>What devices in this container must be given as addresses of our memory.</summary>
-    public IovaMode IovaMode => NoIommu ? IovaMode.PhysicalAddress : IovaMode.VirtualAddress;
+    public IovaMode IovaMode => NoIommu ? IovaMode.PhysicalAddress : DmaRegistry.DefaultIovaMode;
 
     /// <summary>
     /// The group <paramref name="number"/>, attached to this container; shared with other devices of
@@ -211,7 +211,15 @@ public sealed unsafe class VfioContainer : IDisposable
                     Size = size,
                 };
                 if (Libc.Ioctl(_fd.Fd, VfioInterop.VFIO_IOMMU_MAP_DMA, &map) < 0)
-                    throw VfioErrors.IoctlFailed("VFIO_IOMMU_MAP_DMA", $"region {region.Owner.Name} (iova 0x{iova:x}, {size} bytes)", Libc.LastErrno);
+                {
+                    int errno = Libc.LastErrno;
+                    // An IOMMU with 39 address bits (QEMU's default vIOMMU, many VT-d parts) cannot take
+                    // a 47-bit virtual address as IOVA: say how to get physical addresses instead.
+                    string hint = errno == Libc.EINVAL && iova + size > 1UL << 39
+                        ? "; the IOMMU may not reach this address: use physical addresses as IOVAs (testpmd --iova-mode=pa, or DmaRegistry.DefaultIovaMode = PhysicalAddress)"
+                        : "";
+                    throw VfioErrors.IoctlFailed("VFIO_IOMMU_MAP_DMA", $"region {region.Owner.Name} (iova 0x{iova:x}, {size} bytes)", errno, hint);
+                }
                 done.Add((iova, size));
             }
         }

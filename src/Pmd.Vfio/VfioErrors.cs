@@ -60,8 +60,8 @@ internal static class VfioErrors
         return new($"IOMMU group {group} of {address} is not viable: {who}; bind them to vfio-pci as well, or unbind them");
     }
 
-    public static VfioException IoctlFailed(string ioctl, string what, int errno) =>
-        new($"{ioctl} on {what} failed: {Libc.Describe(errno)}");
+    public static VfioException IoctlFailed(string ioctl, string what, int errno, string hint = "") =>
+        new($"{ioctl} on {what} failed: {Libc.Describe(errno)}{hint}");
 
     private const int EPERM = 1;
 }

@@ -33,6 +33,7 @@ internal static class TestPmdApp
         PmdLogging.Factory = logging;
         try
         {
+            Pmd.Memory.DmaRegistry.DefaultIovaMode = eal.IovaMode;
             VirtioUserDriver.Register();
             VirtioPciDriver.Register();
             Pmd.Failover.FailoverDriver.Register();

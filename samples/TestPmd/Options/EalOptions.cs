@@ -14,6 +14,9 @@ internal sealed class EalOptions
 
     public int? MainLcore { get; private set; }
 
+    /// <summary>--iova-mode=va|pa: what devices see as our addresses (VA unless an IOMMU cannot reach them).</summary>
+    public Pmd.Memory.IovaMode IovaMode { get; private set; } = Pmd.Memory.IovaMode.VirtualAddress;
+
     /// <summary>--no-huge: mempools on 4 KiB pages.</summary>
     public bool NoHugePages { get; private set; }
 
@@ -46,7 +49,15 @@ internal sealed class EalOptions
                 case "--no-pci" or "--in-memory" or "--single-file-segments" or "--no-shconf" or "--no-telemetry":
                     r.RejectValue(flag);
                     break;
-                case "--file-prefix" or "-m" or "--socket-mem" or "--log-level" or "-n" or "--proc-type" or "--huge-dir" or "--iova-mode":
+                case "--iova-mode":
+                    o.IovaMode = r.Value(flag) switch
+                    {
+                        "va" => Pmd.Memory.IovaMode.VirtualAddress,
+                        "pa" => Pmd.Memory.IovaMode.PhysicalAddress,
+                        var other => throw new UsageException($"--iova-mode must be va or pa, not '{other}'"),
+                    };
+                    break;
+                case "--file-prefix" or "-m" or "--socket-mem" or "--log-level" or "-n" or "--proc-type" or "--huge-dir":
                     r.Value(flag);
                     break;
                 case "-h" or "--help":

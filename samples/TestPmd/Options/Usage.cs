@@ -13,6 +13,7 @@ internal static class Usage
                                   one a forwarding thread pinned to that CPU (default: all CPUs)
           --main-lcore N          make lcore N the main lcore instead of the first
           --no-huge               put mbuf pools in 4 KiB pages instead of hugepages
+          --iova-mode=va|pa       device addresses: virtual (default) or physical (an IOMMU with 39 address bits)
           --no-pci, --in-memory, --single-file-segments, --file-prefix X, -m N, --log-level X
                                   accepted for DPDK command lines, and ignored
 

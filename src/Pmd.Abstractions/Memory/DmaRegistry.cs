@@ -15,6 +15,13 @@ public sealed class DmaRegistry
 
     public static DmaRegistry Shared { get; } = new();
 
+    /// <summary>
+    /// The IOVA mode for memory created without naming one (DPDK's --iova-mode): the virtual
+    /// address by default; the physical address when an IOMMU cannot reach this process's virtual
+    /// addresses (a vIOMMU with 39 address bits), or in noiommu mode. Set it before creating pools.
+    /// </summary>
+    public static IovaMode DefaultIovaMode { get; set; } = IovaMode.VirtualAddress;
+
     /// <summary>Raised after a region is added (true) or before it is removed (false).</summary>
     public event Action<DmaRegion, bool>? Changed;
 

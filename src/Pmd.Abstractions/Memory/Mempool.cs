@@ -88,7 +88,7 @@ public sealed unsafe class Mempool : IDisposable
     /// (headroom included), in hugepages when possible.
     /// </summary>
     public static Mempool Create(string name, int count, int cacheSize = DefaultCacheSize, int bufferSize = DefaultBufferSize,
-        int headroom = DefaultHeadroom, IovaMode iovaMode = IovaMode.VirtualAddress, bool allowHugePages = true)
+        int headroom = DefaultHeadroom, IovaMode? iovaMode = null, bool allowHugePages = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, 1 << 24);
@@ -101,13 +101,14 @@ public sealed unsafe class Mempool : IDisposable
         // In physical-address mode an mbuf must not straddle two pages that are not physically
         // adjacent, so leave room to skip to the next page; one element per page is the worst case.
         nuint bytes = (nuint)count * (nuint)element;
-        if (iovaMode == IovaMode.PhysicalAddress) bytes *= 2;
+        var mode = iovaMode ?? DmaRegistry.DefaultIovaMode;
+        if (mode == IovaMode.PhysicalAddress) bytes *= 2;
 
         lock (s_poolsLock)
         {
             int id = Array.IndexOf(s_pools, null);
             if (id < 0) throw new InvalidOperationException("too many mempools");
-            var region = HugeRegion.Allocate(name, bytes, iovaMode, allowHugePages);
+            var region = HugeRegion.Allocate(name, bytes, mode, allowHugePages);
             try
             {
                 var pool = new Mempool(name, (ushort)id, region, count, cacheSize, bufferSize, headroom);

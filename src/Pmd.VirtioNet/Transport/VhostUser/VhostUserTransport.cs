@@ -230,6 +230,8 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             throw new VhostUserException(
                 $"{Description}: {regions.Count} DMA regions exist, vhost-user shares at most {VhostMemory.MaxRegions}; use fewer, larger mempools",
                 disconnected: false);
+        if (regions.FirstOrDefault(r => r.Owner.IovaMode != IovaMode.VirtualAddress) is { Owner: { } pa })
+            throw new VhostUserException($"{Description}: region {pa.Name} uses physical addresses; vhost-user needs IOVA = VA (--iova-mode=va)", disconnected: false);
         VhostMemory table = default;
         table.RegionCount = (uint)regions.Count;
         var entries = (VhostMemoryRegion*)table.Regions;

@@ -1,0 +1,102 @@
+#!/bin/bash
+# tests/vm/run-vm.sh - boot one Pmd test guest under QEMU TCG, run a command in it, wait for power-off.
+#
+# The guest: q35 (kernel-irqchip=split) + intel-iommu (intremap=on, caching-mode=on), qboot, -m 2048 -smp 2,
+# Debian's kernel + the initramfs from prepare.sh, the host's / read-only over virtio-9p (multidevs=remap),
+# the results dir as a rw 9p share mounted in the guest at the same path, and the device under test:
+#   virtio-net-pci (1af4:1041, disable-legacy=on, iommu_platform=on, ats=on[, packed=on]) on a pcie-root-port,
+#   whose netdev carries raw Ethernet frames in UDP datagrams: QEMU listens on 127.0.0.1:$PMD_VM_PORT_GUEST
+#   and sends to 127.0.0.1:$PMD_VM_PORT_HOST, where the test's peer is bound.
+# In the guest, init loads vfio-pci (+ vfio_iommu_type1), mounts hugetlbfs at /dev/hugepages, tmpfs on /tmp /run
+# /var/tmp, and runs the guest command with bash in the host-root chroot with dotnet on PATH.
+#
+# Env (all optional):
+#   PMD_VM_CMD         guest command (bash script text)                       default: 'echo hello from the guest'
+#   PMD_VM_RESULTS     results dir (created; becomes the guest's rw share)    default: $PMD_VM_DIR/runs/<time>-<pid>
+#   PMD_VM_DIR         cache dir of prepare.sh                                 default: /var/tmp/pmd-vm
+#   PMD_VM_PORT_GUEST  UDP port QEMU's netdev binds (host sends frames here) default: 40001
+#   PMD_VM_PORT_HOST   UDP port the host-side peer binds (QEMU sends here)   default: 40002
+#   PMD_VM_MAC         MAC of the virtio-net device                           default: 52:54:00:12:34:56
+#   PMD_VM_PACKED      1: packed=on on virtio-net-pci                           default: 0
+#   PMD_VM_QMP         QMP unix socket path                                     default: $PMD_VM_RESULTS/qmp.sock
+#   PMD_VM_TIMEOUT     seconds until QEMU is killed                             default: 300
+#                      (the guest command itself gets PMD_VM_TIMEOUT-25 s when that is >= 10)
+#   PMD_VM_HUGEPAGES   2 MiB hugepages reserved in the guest                    default: 128
+#   PMD_VM_MEM / PMD_VM_SMP   guest memory (MiB) / vCPUs                        default: 2048 / 2
+#   PMD_VM_NETDEV      dgram|socket (fallback: -netdev socket,udp=,localaddr=) default: dgram
+#   PMD_VM_IOMMU_AW_BITS  intel-iommu aw-bits (39 or 48)                     default: QEMU 7.2's, 39: IOVAs < 2^39
+#   PMD_VM_QEMU_EXTRA  extra QEMU arguments (word-split)
+# Results dir afterwards: serial.log (the whole console), guest-output.log (the command's output),
+#   exit-status (the command's exit status, written by the guest), qemu.cmd, qemu.log, run-vm.log.
+# Exit status: the guest command's, or 124 when QEMU had to be killed at the timeout, 125 on harness errors.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+D=${PMD_VM_DIR:-/var/tmp/pmd-vm}
+RES=${PMD_VM_RESULTS:-$D/runs/$(date +%Y%m%d-%H%M%S)-$$}
+PORT_GUEST=${PMD_VM_PORT_GUEST:-40001}; PORT_HOST=${PMD_VM_PORT_HOST:-40002}
+MAC=${PMD_VM_MAC:-52:54:00:12:34:56}; PACKED=${PMD_VM_PACKED:-0}
+TIMEOUT=${PMD_VM_TIMEOUT:-300}; HUGEPAGES=${PMD_VM_HUGEPAGES:-128}
+MEM=${PMD_VM_MEM:-2048}; SMP=${PMD_VM_SMP:-2}; NETDEV=${PMD_VM_NETDEV:-dgram}
+IOMMU="intel-iommu,intremap=on,caching-mode=on"; [ -n "${PMD_VM_IOMMU_AW_BITS:-}" ] && IOMMU="$IOMMU,aw-bits=$PMD_VM_IOMMU_AW_BITS"
+
+[ -f "$D/initramfs.cpio.gz" ] && [ -e "$D/vmlinuz" ] || { echo "run-vm: run tests/vm/prepare.sh first ($D)" >&2; exit 125; }
+mkdir -p "$RES" || exit 125
+RES=$(cd "$RES" && pwd)
+QMP=${PMD_VM_QMP:-$RES/qmp.sock}
+rm -f "$RES/exit-status" "$RES/serial.log" "$RES/guest-output.log" "$QMP"
+printf '%s\n' "${PMD_VM_CMD:-echo hello from the guest}" > "$RES/guest-cmd.sh"
+
+DOTNET=$(command -v dotnet || true); [ -n "$DOTNET" ] && DOTNET_DIR=$(dirname "$(readlink -f "$DOTNET")") || DOTNET_DIR=/usr/share/dotnet
+GUEST_TMO=0; [ $((TIMEOUT - 25)) -ge 10 ] && GUEST_TMO=$((TIMEOUT - 25))
+
+case $NETDEV in
+  dgram)  NET="dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=$PORT_GUEST,remote.type=inet,remote.host=127.0.0.1,remote.port=$PORT_HOST" ;;
+  socket) NET="socket,id=n0,udp=127.0.0.1:$PORT_HOST,localaddr=127.0.0.1:$PORT_GUEST" ;;
+  *) echo "run-vm: PMD_VM_NETDEV=$NETDEV?" >&2; exit 125 ;;
+esac
+VIRTIO="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on"
+[ "$PACKED" = 1 ] && VIRTIO="$VIRTIO,packed=on"
+APPEND="console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
+
+ARGS=(qemu-system-x86_64 -name pmd-vm -machine q35,kernel-irqchip=split -accel tcg -cpu max -smp "$SMP" -m "$MEM"
+  -bios /usr/share/qemu/qboot.rom -device "$IOMMU"
+  -kernel "$D/vmlinuz" -initrd "$D/initramfs.cpio.gz" -append "$APPEND"
+  -fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot
+  -fsdev local,id=fs1,path="$RES",security_model=none -device virtio-9p-pci,fsdev=fs1,mount_tag=results
+  -device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0
+  -netdev "$NET" -device "$VIRTIO"
+  -qmp unix:"$QMP",server=on,wait=off
+  -display none -serial file:"$RES/serial.log" -monitor none -no-reboot -nodefaults)
+# shellcheck disable=SC2206
+[ -n "${PMD_VM_QEMU_EXTRA:-}" ] && ARGS+=(${PMD_VM_QEMU_EXTRA})
+printf '%q ' "${ARGS[@]}" > "$RES/qemu.cmd"; echo >> "$RES/qemu.cmd"
+
+log() { echo "run-vm: $(date +%T.%N | cut -c1-12) $*" | tee -a "$RES/run-vm.log" >&2; }
+: > "$RES/run-vm.log"
+T0=$(date +%s.%N)
+"${ARGS[@]}" > "$RES/qemu.log" 2>&1 &
+QPID=$!
+echo "$QPID" > "$RES/qemu.pid"
+log "qemu pid $QPID, results $RES, netdev $NETDEV guest:$PORT_GUEST host:$PORT_HOST, packed=$PACKED, timeout ${TIMEOUT}s"
+on_signal() { kill "$QPID" 2>/dev/null; exit 125; }
+trap on_signal INT TERM
+
+KILLED=0
+deadline=$(( $(date +%s) + TIMEOUT ))
+while kill -0 "$QPID" 2>/dev/null; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    log "timeout after ${TIMEOUT}s: killing qemu $QPID"; KILLED=1
+    kill "$QPID" 2>/dev/null; sleep 2; kill -9 "$QPID" 2>/dev/null
+    break
+  fi
+  sleep 0.2
+done
+wait "$QPID" 2>/dev/null; QRC=$?
+rm -f "$RES/qemu.pid"
+WALL=$(echo "$(date +%s.%N) - $T0" | bc)
+if [ "$KILLED" = 1 ]; then RC=124
+elif [ -s "$RES/exit-status" ]; then RC=$(cat "$RES/exit-status")
+else log "qemu exited ($QRC) without an exit status from the guest"; tail -n 5 "$RES/qemu.log" >&2; RC=125
+fi
+log "done in ${WALL}s wall, qemu exit $QRC, guest command exit $RC"
+exit "$RC"
