@@ -139,7 +139,12 @@ def main():
         json.dump({"seconds": args.seconds, "rounds": args.rounds, "results": results}, f, indent=2)
     print(f"JSON: {args.json}")
     try:
-        import matplotlib
+        try:
+            import matplotlib
+        except ImportError:
+            # A python3 other than Debian's (pyenv, venv) does not see Debian's python3-matplotlib.
+            sys.path.append("/usr/lib/python3/dist-packages")
+            import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         labels = [f"{r['mode']}\n{r['size']}B {r['ring']}\n{r['queues']}q" for r in results]

@@ -159,6 +159,31 @@ public sealed unsafe class MempoolTests
     }
 
     [Fact]
+    public void A_bulk_free_of_mixed_mbufs_returns_each_to_its_own_pool()
+    {
+        using var a = Mempool.Create("mixed-a", 200, cacheSize: 16);
+        using var b = Mempool.Create("mixed-b", 200, cacheSize: 0);
+        var list = new List<Mbuf>();
+        for (int i = 0; i < 70; i++) list.Add(a.Alloc());     // a run longer than one batch
+        list.Add(b.Alloc());                                   // another pool in the middle
+        var chain = a.Alloc();
+        chain.Chain(b.Alloc());                                // a chain across both pools
+        list.Add(chain);
+        var shared = a.Alloc();
+        shared.AddRef();                                       // still referenced elsewhere
+        list.Add(shared);
+        list.Add(a.Alloc());
+        Assert.Equal(73, a.InUse);
+        Assert.Equal(2, b.InUse);
+
+        Mbuf.Free(list.ToArray());
+        Assert.Equal(1, a.InUse);                              // only the shared one stays
+        Assert.Equal(0, b.InUse);
+        shared.Free();
+        Assert.Equal(0, a.InUse);
+    }
+
+    [Fact]
     public void A_million_bulk_alloc_free_cycles_allocate_no_managed_memory()
     {
         using var pool = Mempool.Create("zero-alloc", 2048, cacheSize: 256);

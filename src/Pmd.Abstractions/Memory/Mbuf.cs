@@ -207,7 +207,29 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
     /// <summary>Frees every packet in <paramref name="mbufs"/>.</summary>
     public static void Free(ReadOnlySpan<Mbuf> mbufs)
     {
-        foreach (var m in mbufs) m.Free();
+        // Runs of plain mbufs (one segment, one owner) from one pool go back in a single put;
+        // chains and shared mbufs take the general path.
+        const int RunLength = 64;
+        Span<nint> run = stackalloc nint[RunLength];
+        int n = 0;
+        ushort pool = 0;
+        foreach (var m in mbufs)
+        {
+            var h = m._h;
+            if (h->Next != null || Volatile.Read(ref h->RefCnt) != 1)
+            {
+                m.Free();
+                continue;
+            }
+            if (n == RunLength || (n > 0 && h->PoolId != pool))
+            {
+                Mempool.FromId(pool).PutRaw(run[..n]);
+                n = 0;
+            }
+            pool = h->PoolId;
+            run[n++] = (nint)h;
+        }
+        if (n > 0) Mempool.FromId(pool).PutRaw(run[..n]);
     }
 
     /// <summary>Drops one reference; true when it was the last and the segment must go back.</summary>

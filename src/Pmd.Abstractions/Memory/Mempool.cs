@@ -178,7 +178,7 @@ public sealed unsafe class Mempool : IDisposable
         PutRaw(new ReadOnlySpan<nint>(in one));
     }
 
-    private void PutRaw(ReadOnlySpan<nint> pointers)
+    internal void PutRaw(ReadOnlySpan<nint> pointers)
     {
         var cache = ThreadCache();
         if (cache is null || pointers.Length > MaxCachedBulk)

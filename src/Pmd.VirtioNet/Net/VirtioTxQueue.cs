@@ -118,13 +118,24 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
 
     public override void Cleanup()
     {
+        // Completed packets are freed in batches: one put into the pool per batch.
+        const int Batch = 64;
+        Span<Mbuf> done = stackalloc Mbuf[Batch];
+        int n = 0;
         while (true)
         {
             var status = _ring.TryGetUsed(out nint cookie, out _);
-            if (status == UsedStatus.Empty) return;
+            if (status == UsedStatus.Empty) break;
             if (status == UsedStatus.Corrupt) Stats.Errors++;
-            if (cookie != 0) Mbuf.FromHandle(cookie).Free();
+            if (cookie == 0) continue;
+            done[n++] = Mbuf.FromHandle(cookie);
+            if (n == Batch)
+            {
+                Mbuf.Free(done);
+                n = 0;
+            }
         }
+        if (n > 0) Mbuf.Free(done[..n]);
     }
 
     public override void Drain()
