@@ -43,7 +43,7 @@ def client_cmd(impl, args, sock, mode, size, ring, queues):
         return ["dotnet", TESTPMD_DLL, "-l", "0-1"] + eal + ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
     return ["stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "--in-memory", "--single-file-segments",
             "--file-prefix", f"pmdperf-cl{os.getpid()}", "--log-level=lib.eal:error"] + \
-           ([] if args.pci else ["--no-pci"]) + eal + ["--", "--total-num-mbufs=65536"] + app
+           ([] if args.pci else ["--no-pci"]) + eal + ["--", "--total-num-mbufs=65536", "--record-core-cycles"] + app
 
 
 def run_cell(impl, args, mode, size, ring, queues):
@@ -73,6 +73,8 @@ def run_cell(impl, args, mode, size, ring, queues):
             if impl == "dpdk" and time.time() - start > args.seconds + 3:
                 client.send_signal(signal.SIGINT)
                 break
+        # After the interrupt, testpmd prints its final statistics (and cycles per packet).
+        lines.extend(client.stdout.read().splitlines(True))
         client.wait(timeout=30)
     finally:
         if client.poll() is None:
@@ -88,6 +90,10 @@ def run_cell(impl, args, mode, size, ring, queues):
         m = re.search(r"CPU per packet:\s+([\d.]+) ns", line)
         if m:
             cpu_ns = float(m.group(1))
+        # DPDK testpmd's --record-core-cycles: "CPU cycles/packet=N (... ) at M MHz Clock"
+        m = re.search(r"CPU cycles/packet=([\d.]+).* at (\d+) MHz", line)
+        if m and float(m.group(2)) > 0:
+            cpu_ns = float(m.group(1)) * 1000.0 / float(m.group(2))
     # The first samples include start-up and, for DPDK, the link check: drop them.
     steady = [s for s in samples[2:] if s > 0] or [s for s in samples if s > 0]
     if not steady:
@@ -111,28 +117,30 @@ def main():
         sys.exit(f"throughput: build TestPmd first: dotnet build samples/TestPmd -c Release ({TESTPMD_DLL} is missing)")
 
     results = []
-    print(f"{'mode':7} {'size':>5} {'ring':6} {'q':>2} | {'Pmd Mpps (med/min/max)':>24} | {'DPDK Mpps (med/min/max)':>24} | {'ratio':>5} | {'Pmd ns/pkt':>10}")
+    print(f"{'mode':7} {'size':>5} {'ring':6} {'q':>2} | {'Pmd Mpps (med/min/max)':>24} | {'DPDK Mpps (med/min/max)':>24} | {'ratio':>5} | {'Pmd ns/pkt':>10} | {'DPDK ns/pkt':>11}")
     for mode in args.modes.split(","):
         for size in map(int, args.sizes.split(",")):
             for ring in args.rings.split(","):
                 for queues in map(int, args.queues.split(",")):
                     runs = {"pmd": [], "dpdk": []}
-                    cpu = []
+                    cpu, dpdk_cpu = [], []
                     for _ in range(args.rounds):
                         for impl in ("pmd", "dpdk"):
                             mpps, ns = run_cell(impl, args, mode, size, ring, queues)
                             runs[impl].append(mpps)
-                            if impl == "pmd" and ns is not None:
-                                cpu.append(ns)
+                            if ns is not None:
+                                (cpu if impl == "pmd" else dpdk_cpu).append(ns)
                     ours, theirs = runs["pmd"], runs["dpdk"]
                     ratio = statistics.median(ours) / statistics.median(theirs) if statistics.median(theirs) else float("nan")
                     cell = {"mode": mode, "size": size, "ring": ring, "queues": queues,
                             "pmd_mpps": ours, "dpdk_mpps": theirs, "ratio": ratio,
-                            "pmd_cpu_ns_per_packet": statistics.median(cpu) if cpu else None}
+                            "pmd_cpu_ns_per_packet": statistics.median(cpu) if cpu else None,
+                            "dpdk_cpu_ns_per_packet": statistics.median(dpdk_cpu) if dpdk_cpu else None}
                     results.append(cell)
                     fmt = lambda xs: f"{statistics.median(xs):6.3f}/{min(xs):6.3f}/{max(xs):6.3f}"
                     ns_text = f"{cell['pmd_cpu_ns_per_packet']:.1f}" if cpu else "-"
-                    print(f"{mode:7} {size:>5} {ring:6} {queues:>2} | {fmt(ours):>24} | {fmt(theirs):>24} | {ratio:5.2f} | {ns_text:>10}", flush=True)
+                    dpdk_ns_text = f"{cell['dpdk_cpu_ns_per_packet']:.1f}" if dpdk_cpu else "-"
+                    print(f"{mode:7} {size:>5} {ring:6} {queues:>2} | {fmt(ours):>24} | {fmt(theirs):>24} | {ratio:5.2f} | {ns_text:>10} | {dpdk_ns_text:>11}", flush=True)
 
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:

@@ -16,6 +16,7 @@ namespace Pmd.Failover;
 public sealed class FailoverPort : EthPort
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(5);
     private readonly EthPort _standby;
     private readonly PortRegistry _registry;
     private readonly ulong _owner;
@@ -307,16 +308,27 @@ public sealed class FailoverPort : EthPort
         }
     }
 
-    /// <summary>Waits for the primary's TX queues to complete; returns what is still outstanding.</summary>
+    /// <summary>
+    /// Waits for the primary's TX queues to complete; returns what is still outstanding. A device
+    /// that keeps completing gets more time (up to <see cref="DrainLimit"/>); one that stops for
+    /// <see cref="DrainTimeout"/>, or loses its link, is given up on.
+    /// </summary>
     private int DrainTx(EthPort primary)
     {
         int queues = Config?.TxQueues ?? 0;
-        var deadline = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
+        var stalled = Stopwatch.StartNew();
+        int last = int.MaxValue;
         while (true)
         {
             int pending = 0;
             for (int q = 0; q < queues; q++) pending += Math.Max(0, primary.TxDoneCleanup(q));
-            if (pending == 0 || deadline.Elapsed > DrainTimeout || !primary.Link.Up) return pending;
+            if (pending < last)
+            {
+                last = pending;
+                stalled.Restart();
+            }
+            if (pending == 0 || stalled.Elapsed > DrainTimeout || total.Elapsed > DrainLimit || !primary.Link.Up) return pending;
             Thread.Sleep(1);
         }
     }

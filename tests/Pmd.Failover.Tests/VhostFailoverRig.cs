@@ -88,13 +88,18 @@ internal sealed class VhostFailoverRig : IDisposable
         while (sw.Elapsed < time) Pump();
     }
 
-    /// <summary>Stops sending and keeps receiving until nothing more arrives, so both sides are quiet.</summary>
+    /// <summary>
+    /// Stops sending, waits until the standby's backend has taken everything from our TX ring (a
+    /// backend starved of CPU may lag), and keeps receiving until nothing more arrives.
+    /// </summary>
     public void Quiesce()
     {
         var quiet = Stopwatch.StartNew();
-        while (quiet.Elapsed < TimeSpan.FromMilliseconds(300))
+        var limit = Stopwatch.StartNew();
+        while (quiet.Elapsed < TimeSpan.FromMilliseconds(300) && limit.Elapsed < TimeSpan.FromSeconds(20))
         {
             Failover.TxBurst(0, []);
+            if (Standby.TxDoneCleanup(0) > 0) quiet.Restart();
             int n = Failover.RxBurst(0, _rx);
             Mbuf.Free(_rx.AsSpan(0, n));
             Received += n;

@@ -3,20 +3,44 @@ namespace Pmd.Vm.Tests;
 /// <summary>Where the guest finds TestPmd: the host's build output, seen in the guest through the read-only 9p root.</summary>
 public static class TestPmdBuild
 {
+    /// <summary>Outside every path the guest hides with its own tmpfs, so the guest sees the host's copy.</summary>
+    private const string StagingDirectory = "/var/lib/pmd-vm/testpmd";
+
+    private static readonly string[] s_hiddenInGuest = ["/tmp/", "/run/", "/var/tmp/", "/dev/", "/proc/", "/sys/"];
+    private static readonly Lock s_lock = new();
+    private static string? s_located;
+
     /// <summary>
     /// PMD_VM_TESTPMD_DLL, else samples/TestPmd/bin/Release/net10.0/TestPmd.dll under the repository.
-    /// The path must not lie under /tmp, /run or /var/tmp: those are tmpfs in the guest and hide the host's files.
+    /// A build under /tmp, /run or /var/tmp (tmpfs in the guest, hiding the host's files; CI may
+    /// clone there) is copied once per test run to <see cref="StagingDirectory"/>.
     /// </summary>
     public static string Locate()
     {
-        string dll = Environment.GetEnvironmentVariable("PMD_VM_TESTPMD_DLL") is { Length: > 0 } env
-            ? Path.GetFullPath(env)
-            : Path.Combine(VmGuest.RepoRoot, "samples", "TestPmd", "bin", "Release", "net10.0", "TestPmd.dll");
-        if (!File.Exists(dll) || !File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")))
-            Assert.Fail($"TestPmd is not built at {dll}; build it first: dotnet build {Path.Combine(VmGuest.RepoRoot, "samples", "TestPmd")} -c Release (or set PMD_VM_TESTPMD_DLL)");
-        foreach (var hidden in new[] { "/tmp/", "/run/", "/var/tmp/", "/dev/", "/proc/", "/sys/" })
-            if (dll.StartsWith(hidden, StringComparison.Ordinal))
-                Assert.Fail($"{dll} is under {hidden}, which the guest mounts its own tmpfs over; build TestPmd elsewhere");
-        return dll;
+        lock (s_lock)
+        {
+            if (s_located is not null) return s_located;
+            string dll = Environment.GetEnvironmentVariable("PMD_VM_TESTPMD_DLL") is { Length: > 0 } env
+                ? Path.GetFullPath(env)
+                : Path.Combine(VmGuest.RepoRoot, "samples", "TestPmd", "bin", "Release", "net10.0", "TestPmd.dll");
+            if (!File.Exists(dll) || !File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")))
+                Assert.Fail($"TestPmd is not built at {dll}; build it first: dotnet build {Path.Combine(VmGuest.RepoRoot, "samples", "TestPmd")} -c Release (or set PMD_VM_TESTPMD_DLL)");
+            if (s_hiddenInGuest.Any(h => dll.StartsWith(h, StringComparison.Ordinal)))
+                dll = Stage(dll);
+            return s_located = dll;
+        }
+    }
+
+    private static string Stage(string dll)
+    {
+        string source = Path.GetDirectoryName(dll)!;
+        if (Directory.Exists(StagingDirectory)) Directory.Delete(StagingDirectory, recursive: true);
+        foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(StagingDirectory, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        return Path.Combine(StagingDirectory, Path.GetFileName(dll));
     }
 }
