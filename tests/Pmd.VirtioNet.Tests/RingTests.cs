@@ -228,6 +228,27 @@ public sealed unsafe class RingTests
     }
 
     [Fact]
+    public void In_order_split_rings_hand_out_descriptors_in_ring_order()
+    {
+        using var h = new Harness(8, packed: false, new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
+        var seen = new List<int>();
+        for (int round = 0; round < 5; round++)
+        {
+            h.Ring.AddChain([new(0x100, 10), new(0x200, 10)], 1);
+            h.Ring.AddBuffer(0x300, 10, false, 2);
+            h.Ring.AddBuffer(0x400, 10, false, 3);
+            h.Ring.Publish();
+            ushort last = 0;
+            while (h.Pop(out var c)) { seen.Add(c.Id); last = c.Id; }
+            h.Used(last, 0);
+            while (h.Ring.TryGetUsed(out _, out _) == UsedStatus.Ok) { }
+            Assert.Equal(8, h.Ring.FreeCount);
+        }
+        // Heads of 2+1+1 descriptors per round, wrapping around the 8-entry table: 0, 2, 3, 4, 6, 7, 0, ...
+        Assert.Equal([0, 2, 3, 4, 6, 7, 0, 2, 3, 4, 6, 7, 0, 2, 3], seen);
+    }
+
+    [Fact]
     public void Split_notifications_follow_the_no_notify_flag_and_the_event_index()
     {
         using var plain = new Harness(16, packed: false);
