@@ -112,6 +112,18 @@ public sealed class FailoverPort : EthPort
         return _standby.TxBurst(queue, mbufs);
     }
 
+    /// <summary>Cleans up on whichever port TX uses now; inside the TX guard, so a release waits for it as for a burst.</summary>
+    public override int TxDoneCleanup(int queue)
+    {
+        var guard = _txGuard;
+        if ((uint)queue >= (uint)guard.Queues) return 0;
+        guard.Enter(queue);
+        var target = Volatile.Read(ref _txPrimary) ?? _standby;
+        int held = target.TxDoneCleanup(queue);
+        guard.Exit(queue);
+        return held;
+    }
+
     protected override void OnConfigure(PortConfig config)
     {
         _standby.Configure(config.Clone());

@@ -305,13 +305,12 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     private void SetLink(bool up)
     {
-        up = up && IsStartedOrStarting && _transport.IsConnected;
+        // Queues exist from the end of OnStart to the start of OnStop: that is when a link can be up.
+        up = up && _rx.Length + _tx.Length > 0 && _transport.IsConnected;
         if (_linkUp == up) return;
         _linkUp = up;
         RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
     }
-
-    private bool IsStartedOrStarting => State is PortState.Started || (_rx.Length + _tx.Length) > 0;
 
     public override PortStats GetStats()
     {

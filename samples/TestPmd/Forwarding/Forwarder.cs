@@ -106,24 +106,28 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
 
     /// <summary>
     /// Gives the peer time to take what is still on our TX rings, so that its counters and ours
-    /// agree once we stop: polls the rings' completions until the pool's in-use count stops moving.
+    /// agree once we stop: asks each port how much its device still holds (EthPort.TxDoneCleanup)
+    /// until nothing is left or a second has passed. A driver that cannot tell gets one cleanup.
     /// </summary>
     private void DrainTx(IReadOnlyList<EthPort> ports)
     {
         var clock = Stopwatch.StartNew();
-        int last = -1, stableRounds = 0;
-        while (clock.ElapsedMilliseconds < 1000 && stableRounds < 5)
+        while (clock.ElapsedMilliseconds < 1000)
         {
+            int pending = 0;
             foreach (var p in ports)
             {
                 if (!p.IsStarted) continue;
-                for (int q = 0; q < options.TxQueues; q++) p.TxBurst(q, []);
+                for (int q = 0; q < options.TxQueues; q++)
+                {
+                    int held = p.TxDoneCleanup(q);
+                    if (held < 0) p.TxBurst(q, []);
+                    else pending += held;
+                }
             }
-            pool.FlushThreadCache();
-            int inUse = pool.InUse;
-            stableRounds = inUse == last ? stableRounds + 1 : 0;
-            last = inUse;
-            Thread.Sleep(10);
+            if (pending == 0) break;
+            Thread.Sleep(1);
         }
+        pool.FlushThreadCache();
     }
 }

@@ -30,17 +30,6 @@ public sealed class DmaRegistry
         lock (_lock) return _regions.Select(Describe).ToArray();
     }
 
-    /// <summary>The region holding [va, va+length), or null: how a transport rejects foreign memory.</summary>
-    public HugeRegion? Find(nint va, nuint length)
-    {
-        lock (_lock)
-        {
-            foreach (var r in _regions)
-                if (r.Contains(va, length)) return r;
-        }
-        return null;
-    }
-
     internal void Add(HugeRegion region)
     {
         lock (_lock) _regions.Add(region);

@@ -13,12 +13,6 @@ internal static unsafe class PhysicalAddresses
     private const ulong FrameMask = (1UL << 55) - 1;
 
     /// <summary>The physical address of <paramref name="va"/>; throws if the page is absent or the frame hidden.</summary>
-    public static ulong Translate(nint va)
-    {
-        using var handle = Libc.OpenHandle("/proc/self/pagemap", Libc.O_RDONLY);
-        return Translate(handle.Fd, va);
-    }
-
     public static ulong Translate(int pagemapFd, nint va)
     {
         long page = PageSizes.SmallPage;

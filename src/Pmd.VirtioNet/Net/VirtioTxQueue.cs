@@ -11,7 +11,7 @@ internal abstract class VirtioTxQueue
 
     public abstract ulong CorruptEntries { get; }
 
-    /// <summary>Packets on the ring that the device has not returned yet.</summary>
+    /// <summary>Descriptors the device has not returned yet (one per packet unless packets are chained).</summary>
     public abstract int InFlight { get; }
 
     public abstract int Burst(Span<Mbuf> mbufs);
