@@ -5,7 +5,7 @@ set -uo pipefail
 passed=0 failed=0 skipped=0 runs=0
 while IFS= read -r line; do
   printf '%s\n' "$line"
-  if [[ $line =~ (Passed|Failed)!\ +-\ Failed:\ +([0-9]+),\ Passed:\ +([0-9]+),\ Skipped:\ +([0-9]+) ]]; then
+  if [[ $line =~ ^(Passed|Failed)!\ +-\ Failed:\ +([0-9]+),\ Passed:\ +([0-9]+),\ Skipped:\ +([0-9]+) ]]; then
     failed=$((failed + BASH_REMATCH[2])); passed=$((passed + BASH_REMATCH[3])); skipped=$((skipped + BASH_REMATCH[4])); runs=$((runs + 1))
   fi
 done
