@@ -56,6 +56,13 @@ public interface IVirtqueue
     /// <summary>Takes the next buffer the device returned, with the length it wrote.</summary>
     UsedStatus TryGetUsed(out nint cookie, out uint length);
 
+    /// <summary>
+    /// Takes up to <paramref name="cookies"/>.Length buffers the device has finished with, when the
+    /// lengths it wrote do not matter (TX). Returns how many; rejected entries are counted in
+    /// <see cref="CorruptEntries"/> and skipped.
+    /// </summary>
+    int TakeCompleted(Span<nint> cookies);
+
     /// <summary>Takes back a buffer the device still holds, on stop or reset; false when none is left.</summary>
     bool TryReclaim(out nint cookie);
 

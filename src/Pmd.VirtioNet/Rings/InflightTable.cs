@@ -17,6 +17,7 @@ internal sealed class InflightTable
         public nint Cookie;
         public uint Capacity;
         public ushort ChainLength;
+        public ushort OrderSlot;
     }
 
     private readonly Entry[] _entries;
@@ -49,6 +50,7 @@ internal sealed class InflightTable
             int slot = _orderHead + _orderCount;
             if (slot >= _order.Length) slot -= _order.Length;
             _order[slot] = id;
+            e.OrderSlot = (ushort)slot;
             _orderCount++;
         }
     }
@@ -59,6 +61,19 @@ internal sealed class InflightTable
 
     /// <summary>With order tracking: the oldest chain still lent, or -1.</summary>
     public int Oldest => _order is null || _orderCount == 0 ? -1 : _order[_orderHead];
+
+    /// <summary>
+    /// With order tracking: how many chains were lent before <paramref name="id"/> and are still
+    /// out (0 for the oldest), or -1 when <paramref name="id"/> is not lent.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int OrderPosition(int id)
+    {
+        if (_order is null || !IsInFlight(id)) return -1;
+        int position = _entries[id].OrderSlot - _orderHead;
+        if (position < 0) position += _order.Length;
+        return position < _orderCount ? position : -1;
+    }
 
     /// <summary>Forgets <paramref name="id"/> and returns its cookie.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

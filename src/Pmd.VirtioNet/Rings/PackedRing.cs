@@ -198,6 +198,9 @@ public unsafe struct PackedRing : IVirtqueue
         return UsedStatus.Ok;
     }
 
+    /// <summary>The device writes each used entry into the ring itself, so every one is read anyway.</summary>
+    public int TakeCompleted(Span<nint> cookies) => CompletedBuffers.TakeEach(ref this, cookies);
+
     public bool TryReclaim(out nint cookie)
     {
         int id = _inflight.AnyInFlight();

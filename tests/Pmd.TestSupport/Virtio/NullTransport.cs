@@ -2,7 +2,7 @@ using Pmd.Hotplug;
 using Pmd.VirtioNet.Net;
 using Pmd.VirtioNet.Transport;
 
-namespace Pmd.Benchmarks;
+namespace Pmd.TestSupport.Virtio;
 
 /// <summary>A transport with nothing behind it: the in-process device model plays the device.</summary>
 internal sealed class NullTransport : VirtioTransport
