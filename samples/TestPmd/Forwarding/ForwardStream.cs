@@ -33,7 +33,7 @@ internal sealed class ForwardStream(EthPort rxPort, int rxQueue, EthPort txPort,
     /// <summary>flowgen's next flow number; only the owning lcore touches it.</summary>
     public int NextFlow;
 
-    /// <summary>With --record-core-cycles: Stopwatch ticks spent in bursts that moved packets.</summary>
+    /// <summary>With --record-core-cycles: CycleCounter ticks spent in bursts that moved packets.</summary>
     public long BusyTicks;
 
     public ulong RxPackets;

@@ -1,6 +1,7 @@
 using Pmd.Memory;
 using Pmd.TestPmd.Forwarding;
 using Pmd.TestPmd.Interop;
+using Pmd.Timing;
 
 namespace Pmd.TestPmd.Lcores;
 
@@ -22,6 +23,8 @@ internal sealed class LcoreThread
     public LcoreThread(int lcore, ForwardEngine engine, ForwardStream[] streams, int burstSize, Mempool pool, bool recordCycles = false)
     {
         _recordCycles = recordCycles;
+        // Calibrate the counter now, not on the lcore's first burst.
+        if (recordCycles) GC.KeepAlive(CycleCounter.Frequency);
         Lcore = lcore;
         _engine = engine;
         _streams = streams;
@@ -62,9 +65,9 @@ internal sealed class LcoreThread
             {
                 var s = streams[i];
                 ulong moved = s.RxPackets + s.TxPackets;
-                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                long t0 = CycleCounter.Read();
                 engine.ForwardBurst(s, burst);
-                if (s.RxPackets + s.TxPackets != moved) s.BusyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+                if (s.RxPackets + s.TxPackets != moved) s.BusyTicks += CycleCounter.Read() - t0;
             }
         }
     }

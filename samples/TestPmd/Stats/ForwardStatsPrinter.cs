@@ -1,5 +1,6 @@
 using System.Globalization;
 using Pmd.TestPmd.Forwarding;
+using Pmd.Timing;
 
 namespace Pmd.TestPmd.Stats;
 
@@ -49,7 +50,7 @@ internal static class ForwardStatsPrinter
         ulong packets = Math.Max(rxAll, txAll);
         if (busy > 0 && packets > 0)
         {
-            double ns = busy * (1e9 / System.Diagnostics.Stopwatch.Frequency) / packets;
+            double ns = CycleCounter.ToNanoseconds(busy) / packets;
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per packet: {ns:F1} ns (lcore time in bursts that moved packets / {packets} packets)"));
         }
         return totals;

@@ -10,6 +10,7 @@ internal static partial class Libc
         None = 0,
         Read = 0x1,
         Write = 0x2,
+        Exec = 0x4,
     }
 
     [Flags]
@@ -30,6 +31,9 @@ internal static partial class Libc
 
     [LibraryImport(Name, EntryPoint = "munmap", SetLastError = true)]
     internal static partial int MUnmap(nint addr, nuint length);
+
+    [LibraryImport(Name, EntryPoint = "mprotect", SetLastError = true)]
+    internal static partial int MProtect(nint addr, nuint length, Prot prot);
 
     [LibraryImport(Name, EntryPoint = "mlock", SetLastError = true)]
     internal static partial int MLock(nint addr, nuint length);

@@ -2,6 +2,9 @@ namespace Pmd.VirtioNet.Rings;
 
 internal static class CompletedBuffers
 {
+    /// <summary>The length given for an entry that was rejected: its buffer, if it named one, is back but holds nothing to trust.</summary>
+    public const uint Rejected = uint.MaxValue;
+
     /// <summary>
     /// <see cref="IVirtqueue.TakeCompleted"/> by reading used entries one by one: for rings where
     /// no shortcut applies. Generic over the ring struct, so the calls are direct.
@@ -14,6 +17,25 @@ internal static class CompletedBuffers
             var status = ring.TryGetUsed(out nint cookie, out _);
             if (status == UsedStatus.Empty) break;
             if (cookie != 0) cookies[n++] = cookie;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="cookies"/>.Length used entries with the lengths the device wrote
+    /// (RX), rejected ones included as <see cref="Rejected"/> (with cookie 0 when the entry named no
+    /// buffer of ours), so the caller can account for them where they fell in the stream.
+    /// </summary>
+    public static int TakeEach<TRing>(ref TRing ring, Span<nint> cookies, Span<uint> lengths) where TRing : struct, IVirtqueue
+    {
+        int n = 0;
+        while (n < cookies.Length)
+        {
+            var status = ring.TryGetUsed(out nint cookie, out uint length);
+            if (status == UsedStatus.Empty) break;
+            cookies[n] = cookie;
+            lengths[n] = status == UsedStatus.Ok ? length : Rejected;
+            n++;
         }
         return n;
     }

@@ -1,0 +1,79 @@
+using Pmd.Memory;
+using Pmd.TestSupport.Virtio;
+using Pmd.VirtioNet.Net;
+using Pmd.VirtioNet.Rings;
+
+namespace Pmd.VirtioNet.Tests;
+
+/// <summary>The RX queue against the in-process device model: mergeable frames and a device that lies mid-frame.</summary>
+public sealed unsafe class RxQueueTests : IDisposable
+{
+    private const int Size = 16;
+    private readonly Mempool _pool = Mempool.Create("rxq-tests", 256, cacheSize: 0);
+    private readonly RingArena _arena = new("rxq-tests-rings", RingArena.BytesFor(1, Size, false));
+    private readonly SplitRingDevice _device;
+    private readonly VirtioRxQueue _rx;
+
+    public RxQueueTests()
+    {
+        byte* memory = _arena.Take(SplitRingLayout.For(Size).TotalBytes);
+        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
+        _rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: true, guestCsum: false);
+        _device = new SplitRingDevice((nint)memory, Size);
+        _rx.Refill();
+    }
+
+    public void Dispose()
+    {
+        _rx.Drain();
+        Assert.Equal(0, _pool.InUse);
+        _arena.Dispose();
+        _pool.Dispose();
+    }
+
+    /// <summary>Writes a frame piece into the next lent buffer: with a header when it starts a frame.</summary>
+    private void Fill(int buffers, int length, byte pattern)
+    {
+        Assert.True(_device.TryPop(out var chain));
+        byte* at = (byte*)chain[0].Address;
+        int header = 0;
+        if (buffers > 0)
+        {
+            new Span<byte>(at, VirtioNetHeader.Size).Clear();
+            ((VirtioNetHeader*)at)->NumBuffers = (ushort)buffers;
+            header = VirtioNetHeader.Size;
+        }
+        new Span<byte>(at + header, length).Fill(pattern);
+        _device.PushUsed(chain.Id, (uint)(header + length));
+    }
+
+    [Fact]
+    public void A_frame_cut_by_a_bogus_used_entry_is_dropped_whole_and_the_stream_recovers()
+    {
+        Fill(2, 100, 0x11);            // frame 1: 100 + 50 bytes in two buffers
+        Fill(0, 50, 0x22);
+        Fill(3, 60, 0x33);             // frame 2 starts ...
+        _device.PushUsed(999, 10);     // ... and the device names a buffer that does not exist
+        Fill(0, 40, 0x44);             // a continuation that now belongs to nothing: read as a frame
+                                       // start, its "header" says 0x4444 buffers, so it is dropped
+        Fill(1, 64, 0x55);             // frame 3: whole
+
+        var got = new Mbuf[8];
+        int n = _rx.Burst(got);
+        Assert.Equal(2, n);
+
+        Assert.Equal(150, got[0].PacketLength);
+        Assert.Equal(2, got[0].SegmentCount);
+        Assert.Equal(7, got[0].Port);
+        Assert.True(got[0].Data.ToArray().All(b => b == 0x11));
+        Assert.True(got[0].Next.Data.ToArray().All(b => b == 0x22));
+        Assert.Equal(50, got[0].Next.DataLength);
+
+        Assert.Equal(64, got[1].PacketLength);
+        Assert.True(got[1].Data.ToArray().All(b => b == 0x55));
+
+        Assert.Equal(2UL, _rx.Stats.Errors);    // the bogus entry and the orphaned continuation
+        Assert.Equal(1UL, _rx.CorruptEntries);
+        Mbuf.Free(got.AsSpan(0, n));
+    }
+}
