@@ -41,19 +41,7 @@ internal sealed unsafe class VfioIrqs(SafeFdHandle device, PciAddress address, I
     }
 
     /// <summary>Re-arms an automasked interrupt (INTx masks itself each time it fires).</summary>
-    public void Unmask(int index)
-    {
-        var set = new VfioInterop.IrqSet
-        {
-            ArgSize = (uint)sizeof(VfioInterop.IrqSet),
-            Flags = VfioInterop.IrqSetFlags.DataNone | VfioInterop.IrqSetFlags.ActionUnmask,
-            Index = (uint)index,
-            Start = 0,
-            Count = 1,
-        };
-        if (Libc.Ioctl(device.Fd, VfioInterop.VFIO_DEVICE_SET_IRQS, &set) < 0)
-            throw VfioErrors.IoctlFailed("VFIO_DEVICE_SET_IRQS (unmask)", $"interrupt index {index} of {address}", Libc.LastErrno);
-    }
+    public void Unmask(int index) => SetWithoutData(index, VfioInterop.IrqSetFlags.ActionUnmask, count: 1, "unmask");
 
     public bool IsEnabled(int index) => _enabled.Contains(index);
 
@@ -61,16 +49,22 @@ internal sealed unsafe class VfioIrqs(SafeFdHandle device, PciAddress address, I
     public void Disable(int index)
     {
         if (!_enabled.Remove(index)) return;
+        SetWithoutData(index, VfioInterop.IrqSetFlags.ActionTrigger, count: 0, "disable");
+    }
+
+    /// <summary>VFIO_DEVICE_SET_IRQS with DATA_NONE: an action on vectors 0..count-1 of an index.</summary>
+    private void SetWithoutData(int index, VfioInterop.IrqSetFlags action, uint count, string what)
+    {
         var set = new VfioInterop.IrqSet
         {
             ArgSize = (uint)sizeof(VfioInterop.IrqSet),
-            Flags = VfioInterop.IrqSetFlags.DataNone | VfioInterop.IrqSetFlags.ActionTrigger,
+            Flags = VfioInterop.IrqSetFlags.DataNone | action,
             Index = (uint)index,
             Start = 0,
-            Count = 0,
+            Count = count,
         };
         if (Libc.Ioctl(device.Fd, VfioInterop.VFIO_DEVICE_SET_IRQS, &set) < 0)
-            throw VfioErrors.IoctlFailed("VFIO_DEVICE_SET_IRQS (disable)", $"interrupt index {index} of {address}", Libc.LastErrno);
+            throw VfioErrors.IoctlFailed($"VFIO_DEVICE_SET_IRQS ({what})", $"interrupt index {index} of {address}", Libc.LastErrno);
     }
 
     /// <summary>Disables everything enabled; on teardown a failure is logged, not thrown, so that the fds still get closed.</summary>
