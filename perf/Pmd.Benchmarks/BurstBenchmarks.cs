@@ -16,7 +16,7 @@ public unsafe class BurstBenchmarks
     private const int Burst = 32;
     private const int Size = 256;
     private Mempool _pool = null!;
-    private RingArena _arena = null!;
+    private DmaArena _arena = null!;
     private VirtioRxQueue _rx = null!;
     private VirtioTxQueue _tx = null!;
     private SplitRingDevice _rxDevice = null!;
@@ -27,7 +27,7 @@ public unsafe class BurstBenchmarks
     public void Setup()
     {
         _pool = Mempool.Create("bench-burst", 4096);
-        _arena = new RingArena("bench-burst-rings", RingArena.BytesFor(2, Size, false));
+        _arena = new DmaArena("bench-burst-rings", RingBytes.For(2, Size, false));
         var features = new RingFeatures(false, false, false);
         var transport = new NullTransport();
         int bytes = SplitRingLayout.For(Size).TotalBytes;

@@ -75,6 +75,9 @@ public sealed unsafe class VfioPciDevice : IDisposable
 
     public PciAddress Address { get; }
 
+    /// <summary>Whether the device fd is closed (after which a hot-unplug can complete).</summary>
+    public bool IsDisposed => _disposed;
+
     public ushort VendorId { get; }
 
     public ushort DeviceId { get; }
@@ -101,21 +104,27 @@ public sealed unsafe class VfioPciDevice : IDisposable
         return GetRegionInfo(bar).Size;
     }
 
-    /// <summary>The BAR mapped into this process (once; later calls return the same pointer). Unmapped on Dispose.</summary>
-    public byte* MapBar(int bar)
+    /// <summary>
+    /// The registers of BAR <paramref name="bar"/>, mapped into this process once (later calls
+    /// return the same mapping) and unmapped on Dispose.
+    /// </summary>
+    public MmioWindow MapBar(int bar)
     {
         CheckBar(bar);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_bars[bar] is { } mapped) return (byte*)mapped.Address;
-        var region = GetRegionInfo(bar);
-        if (region.Size == 0) throw new VfioException($"{Address} has no BAR {bar}");
-        if (!region.CanMmap)
-            throw new VfioException($"BAR {bar} of {Address} cannot be mmapped (vfio-pci does not offer VFIO_REGION_INFO_FLAG_MMAP for it; an I/O-port BAR?)");
-        nint address = Libc.MMap(0, (nuint)region.Size, Libc.Prot.Read | Libc.Prot.Write, Libc.MapFlags.Shared, _fd.Fd, (long)region.Offset);
-        if (address == Libc.MapFailed)
-            throw new VfioException($"mmap of BAR {bar} of {Address} ({region.Size} bytes) failed: {Libc.Describe(Libc.LastErrno)}");
-        _bars[bar] = new SafeMappingHandle(address, (nuint)region.Size);
-        return (byte*)address;
+        if (_bars[bar] is not { } mapped)
+        {
+            var region = GetRegionInfo(bar);
+            if (region.Size == 0) throw new VfioException($"{Address} has no BAR {bar}");
+            if (region.Size > uint.MaxValue) throw new VfioException($"BAR {bar} of {Address} is {region.Size} bytes; MMIO windows over 4 GiB are not supported");
+            if (!region.CanMmap)
+                throw new VfioException($"BAR {bar} of {Address} cannot be mmapped (vfio-pci does not offer VFIO_REGION_INFO_FLAG_MMAP for it; an I/O-port BAR?)");
+            nint address = Libc.MMap(0, (nuint)region.Size, Libc.Prot.Read | Libc.Prot.Write, Libc.MapFlags.Shared, _fd.Fd, (long)region.Offset);
+            if (address == Libc.MapFailed)
+                throw new VfioException($"mmap of BAR {bar} of {Address} ({region.Size} bytes) failed: {Libc.Describe(Libc.LastErrno)}");
+            mapped = _bars[bar] = new SafeMappingHandle(address, (nuint)region.Size);
+        }
+        return new MmioWindow((byte*)mapped.Address, (uint)mapped.Length);
     }
 
     public byte ReadConfig8(int offset)
@@ -161,6 +170,8 @@ public sealed unsafe class VfioPciDevice : IDisposable
         _irqs.Disable(VfioInterop.VFIO_PCI_MSIX_IRQ_INDEX);
         _irqs.SetEventFds(VfioInterop.VFIO_PCI_MSIX_IRQ_INDEX, eventFds, "MSI-X");
     }
+
+    public void DisableMsix() => _irqs.Disable(VfioInterop.VFIO_PCI_MSIX_IRQ_INDEX);
 
     /// <summary>Legacy INTx: the line masks itself on each interrupt; call <see cref="UnmaskIntx"/> after handling it.</summary>
     public void EnableIntx(int eventFd)

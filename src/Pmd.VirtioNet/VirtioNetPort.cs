@@ -28,7 +28,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     private ControlQueue? _controlQueue;
     private VirtioRxQueue[] _rx = [];
     private VirtioTxQueue[] _tx = [];
-    private RingArena? _arena;
+    private DmaArena? _arena;
     private ulong _negotiated;
     private MacAddress _mac;
     private int _pairs;
@@ -149,8 +149,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         bool packed = UsesPackedRing;
         var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc));
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
-        nuint controlBytes = NeedsControlQueue ? RingArena.BytesFor(1, ControlQueueSize, packed) + 8192 : 0;
-        _arena = new RingArena($"{Name}-rings", RingArena.BytesFor(2 * _pairs, size, packed) + indirectBytes + controlBytes, _transport.IovaMode);
+        nuint controlBytes = NeedsControlQueue ? RingBytes.For(1, ControlQueueSize, packed) + 8192 : 0;
+        _arena = new DmaArena($"{Name}-rings", RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes, _transport.IovaMode);
         var rx = new VirtioRxQueue[config.RxQueues];
         var tx = new VirtioTxQueue[config.TxQueues];
         try

@@ -6,7 +6,7 @@ using Pmd.VirtioNet.Transport.Pci;
 namespace Pmd.VirtioNet;
 
 /// <summary>net_virtio: a modern virtio-net PCI function reached through VFIO, by PCI address.</summary>
-public sealed class VirtioPciDriver : PmdDriver
+public sealed class VirtioPciDriver : PciNicDriver
 {
     public static VirtioPciDriver Instance { get; } = new();
 
@@ -22,21 +22,11 @@ public sealed class VirtioPciDriver : PmdDriver
     ];
 
     /// <summary>The modern virtio-net id, and the transitional one (which also has the modern interface).</summary>
-    public override bool MatchesPci(ushort vendorId, ushort deviceId) => vendorId == 0x1af4 && deviceId is 0x1041 or 0x1000;
+    public override IReadOnlyList<PciId> SupportedIds { get; } = [new(0x1af4, 0x1041), new(0x1af4, 0x1000)];
 
-    public override EthPort Probe(DevArgs args, PortRegistry registry)
+    protected override EthPort Probe(VfioPciDevice device, DevArgs args, PortRegistry registry)
     {
-        var device = VfioPciDevice.Open(args.Pci!.Value);
-        VirtioPciTransport transport;
-        try
-        {
-            transport = new VirtioPciTransport(device);
-        }
-        catch
-        {
-            device.Dispose();
-            throw;
-        }
+        var transport = new VirtioPciTransport(device);
         transport.AttachControl(registry.Control);
         try
         {

@@ -10,7 +10,7 @@ public sealed unsafe class RxQueueTests : IDisposable
 {
     private const int Size = 16;
     private readonly Mempool _pool = Mempool.Create("rxq-tests", 256, cacheSize: 0);
-    private readonly RingArena _arena = new("rxq-tests-rings", RingArena.BytesFor(1, Size, false));
+    private readonly DmaArena _arena = new("rxq-tests-rings", RingBytes.For(1, Size, false));
     private readonly SplitRingDevice _device;
     private readonly VirtioRxQueue _rx;
 

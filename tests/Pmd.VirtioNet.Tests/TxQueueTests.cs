@@ -10,7 +10,7 @@ public sealed unsafe class TxQueueTests : IDisposable
 {
     private const int Size = 64;
     private readonly Mempool _pool = Mempool.Create("txq-tests", 1024, cacheSize: 0);
-    private readonly RingArena _arena = new("txq-tests-rings", RingArena.BytesFor(1, Size, false));
+    private readonly DmaArena _arena = new("txq-tests-rings", RingBytes.For(1, Size, false));
     private readonly SplitRingDevice _device;
     private readonly VirtioTxQueue _tx;
 

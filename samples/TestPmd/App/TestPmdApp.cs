@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pmd.TestPmd.Interactive;
-using Pmd.TestPmd.Interop;
+using Pmd.Threading;
 using Pmd.TestPmd.Lcores;
 using Pmd.TestPmd.Options;
 using Pmd.VirtioNet;
@@ -22,8 +22,8 @@ internal static class TestPmdApp
 
         // The main lcore runs commands, statistics and — since threads inherit their creator's
         // affinity — the control thread and the logger, off the forwarding CPUs.
-        int errno = Affinity.PinCurrentThread(lcores.Main);
-        if (errno != 0) throw new InvalidOperationException($"cannot pin the main lcore to CPU {lcores.Main}: {Affinity.Describe(errno)}");
+        int errno = CpuAffinity.PinCurrentThread(lcores.Main);
+        if (errno != 0) throw new InvalidOperationException($"cannot pin the main lcore to CPU {lcores.Main}: {CpuAffinity.Describe(errno)}");
 
         using var logging = LoggerFactory.Create(b => b
             .SetMinimumLevel(LogLevel.Warning)
@@ -36,6 +36,7 @@ internal static class TestPmdApp
             Pmd.Memory.DmaRegistry.DefaultIovaMode = eal.IovaMode;
             VirtioUserDriver.Register();
             VirtioPciDriver.Register();
+            Pmd.Vfio.PciNicDrivers.RegisterAll();
             Pmd.Failover.FailoverDriver.Register();
             using var session = new Session(app, eal.NoHugePages, lcores, output);
             foreach (string device in eal.Devices) session.AttachPort(device);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Pmd.Ethdev;
 using Pmd.Memory;
 using Pmd.TestPmd.Lcores;
-using Pmd.TestPmd.Interop;
+using Pmd.Threading;
 using Pmd.TestPmd.Options;
 
 namespace Pmd.TestPmd.Forwarding;
@@ -80,7 +80,7 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
             {
                 foreach (var other in threads) other.RequestStop();
                 foreach (var other in threads) if (other != t) other.Join();
-                throw new InvalidOperationException($"cannot pin lcore {t.Lcore} to its CPU: {Affinity.Describe(t.PinError)}");
+                throw new InvalidOperationException($"cannot pin lcore {t.Lcore} to its CPU: {CpuAffinity.Describe(t.PinError)}");
             }
         }
         _lcores = threads;

@@ -1,6 +1,6 @@
 using Pmd.Memory;
 using Pmd.TestPmd.Forwarding;
-using Pmd.TestPmd.Interop;
+using Pmd.Threading;
 using Pmd.Timing;
 
 namespace Pmd.TestPmd.Lcores;
@@ -76,7 +76,7 @@ internal sealed class LcoreThread
 
     private void Run()
     {
-        PinError = Affinity.PinCurrentThread(Lcore);
+        PinError = CpuAffinity.PinCurrentThread(Lcore);
         _ready.Set();
         if (PinError != 0) return;
         try

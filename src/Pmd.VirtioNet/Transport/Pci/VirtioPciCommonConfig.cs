@@ -1,15 +1,17 @@
+using Pmd.Vfio;
+
 namespace Pmd.VirtioNet.Transport.Pci;
 
 /// <summary>
 /// struct virtio_pci_common_cfg, mapped from a BAR: feature words, status, and the per-queue
 /// registers behind queue_select. Accessed with volatile loads and stores (it is MMIO).
 /// </summary>
-internal readonly unsafe struct VirtioPciCommonConfig(byte* bar)
+internal readonly struct VirtioPciCommonConfig(MmioWindow registers)
 {
-    private const int DeviceFeatureSelect = 0, DeviceFeature = 4, DriverFeatureSelect = 8, DriverFeature = 12;
-    private const int MsixConfig = 16, NumQueues = 18, DeviceStatusOffset = 20, ConfigGenerationOffset = 21;
-    private const int QueueSelect = 22, QueueSize = 24, QueueMsixVector = 26, QueueEnable = 28, QueueNotifyOff = 30;
-    private const int QueueDesc = 32, QueueDriver = 40, QueueDevice = 48;
+    private const uint DeviceFeatureSelect = 0, DeviceFeature = 4, DriverFeatureSelect = 8, DriverFeature = 12;
+    private const uint MsixConfig = 16, NumQueues = 18, DeviceStatusOffset = 20, ConfigGenerationOffset = 21;
+    private const uint QueueSelect = 22, QueueSize = 24, QueueMsixVector = 26, QueueEnable = 28, QueueNotifyOff = 30;
+    private const uint QueueDesc = 32, QueueDriver = 40, QueueDevice = 48;
 
     public const ushort NoVector = 0xFFFF;
 
@@ -31,11 +33,11 @@ internal readonly unsafe struct VirtioPciCommonConfig(byte* bar)
 
     public byte Status
     {
-        get => Volatile.Read(ref bar[DeviceStatusOffset]);
-        set => Volatile.Write(ref bar[DeviceStatusOffset], value);
+        get => registers.Read8(DeviceStatusOffset);
+        set => registers.Write8(DeviceStatusOffset, value);
     }
 
-    public byte ConfigGeneration => Volatile.Read(ref bar[ConfigGenerationOffset]);
+    public byte ConfigGeneration => registers.Read8(ConfigGenerationOffset);
 
     public ushort QueueCount => Read16(NumQueues);
 
@@ -67,13 +69,13 @@ internal readonly unsafe struct VirtioPciCommonConfig(byte* bar)
 
     public bool SelectedQueueEnabled { get => Read16(QueueEnable) == 1; set => Write16(QueueEnable, value ? (ushort)1 : (ushort)0); }
 
-    private ushort Read16(int offset) => Volatile.Read(ref *(ushort*)(bar + offset));
-    private uint Read32(int offset) => Volatile.Read(ref *(uint*)(bar + offset));
-    private void Write16(int offset, ushort value) => Volatile.Write(ref *(ushort*)(bar + offset), value);
-    private void Write32(int offset, uint value) => Volatile.Write(ref *(uint*)(bar + offset), value);
+    private ushort Read16(uint offset) => registers.Read16(offset);
+    private uint Read32(uint offset) => registers.Read32(offset);
+    private void Write16(uint offset, ushort value) => registers.Write16(offset, value);
+    private void Write32(uint offset, uint value) => registers.Write32(offset, value);
 
     // 64-bit fields are written as two 32-bit halves, low first (4.1.3.1: the device accepts either).
-    private void Write64(int offset, ulong value)
+    private void Write64(uint offset, ulong value)
     {
         Write32(offset, (uint)value);
         Write32(offset + 4, (uint)(value >> 32));

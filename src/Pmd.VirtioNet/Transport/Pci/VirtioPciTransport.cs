@@ -14,20 +14,19 @@ namespace Pmd.VirtioNet.Transport.Pci;
 /// vector for config changes (link state), and VFIO's device request as an event. The rings and
 /// VirtioNetPort are the same as over vhost-user.
 /// </summary>
-internal sealed unsafe class VirtioPciTransport : VirtioTransport
+internal sealed class VirtioPciTransport : VirtioTransport
 {
     private static readonly TimeSpan ResetTimeout = TimeSpan.FromSeconds(2);
     private readonly VfioPciDevice _device;
     private readonly VirtioPciCapabilities _caps;
     private readonly VirtioPciCommonConfig _common;
-    private readonly byte* _deviceConfig;
-    private readonly byte* _isr;
-    private readonly byte* _notifyBase;
+    private readonly MmioWindow _deviceConfig;
+    private readonly MmioWindow _isr;
+    private readonly MmioWindow _notify;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet.Pci");
-    private nint[] _notifyAddresses = [];
-    private EventFd? _configIrq;
-    private EventFd? _requestIrq;
-    private ControlThread? _control;
+    private uint[] _notifyOffsets = [];
+    private PciInterrupts? _interrupts;
+    private bool _configVectorWired;
     private ulong _deviceFeatures;
     private ushort _maxQueueSize;
     private volatile bool _connected;
@@ -36,12 +35,15 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
     {
         _device = device;
         _caps = VirtioPciCapabilities.Read(device);
-        _common = new VirtioPciCommonConfig(device.MapBar(_caps.Common.Bar) + _caps.Common.Offset);
-        _isr = device.MapBar(_caps.Isr.Bar) + _caps.Isr.Offset;
-        _notifyBase = device.MapBar(_caps.Notify.Bar) + _caps.Notify.Offset;
-        _deviceConfig = _caps.Device is { } d ? device.MapBar(d.Bar) + d.Offset : null;
+        _common = new VirtioPciCommonConfig(Map(device, _caps.Common));
+        _isr = Map(device, _caps.Isr);
+        _notify = Map(device, _caps.Notify);
+        _deviceConfig = _caps.Device is { } d ? Map(device, d) : default;
         device.EnableBusMaster();
     }
+
+    private static MmioWindow Map(VfioPciDevice device, VirtioPciRegion region) =>
+        device.MapBar(region.Bar).Slice(region.Offset, region.Length);
 
     public override string Description => $"virtio-pci {_device.Address} via VFIO";
 
@@ -83,16 +85,16 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
 
     public override VirtioNetConfig ReadConfig()
     {
-        if (_deviceConfig == null) return default;
+        if (_deviceConfig.IsEmpty) return default;
         // Re-read until the generation is stable, so the fields belong together (4.1.4.3.1).
         while (true)
         {
             byte generation = _common.ConfigGeneration;
-            var mac = new byte[6];
-            for (int i = 0; i < 6; i++) mac[i] = Volatile.Read(ref _deviceConfig[VirtioNetConfig.MacOffset + i]);
-            ushort status = Volatile.Read(ref *(ushort*)(_deviceConfig + VirtioNetConfig.StatusOffset));
-            ushort pairs = Volatile.Read(ref *(ushort*)(_deviceConfig + VirtioNetConfig.MaxQueuePairsOffset));
-            ushort mtu = Volatile.Read(ref *(ushort*)(_deviceConfig + VirtioNetConfig.MtuOffset));
+            byte[]? mac = _deviceConfig.Length >= VirtioNetConfig.MacOffset + 6 ? new byte[6] : null;
+            for (int i = 0; mac is not null && i < 6; i++) mac[i] = _deviceConfig.Read8((uint)(VirtioNetConfig.MacOffset + i));
+            ushort status = ReadConfig16(VirtioNetConfig.StatusOffset);
+            ushort pairs = ReadConfig16(VirtioNetConfig.MaxQueuePairsOffset);
+            ushort mtu = ReadConfig16(VirtioNetConfig.MtuOffset);
             if (generation != _common.ConfigGeneration) continue;
             return new VirtioNetConfig(
                 mac,
@@ -101,6 +103,9 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
                 Has(_deviceFeatures, Net.VirtioFeatures.Mtu) ? mtu : null);
         }
     }
+
+    /// <summary>A device-config field, or 0 when the device's config structure is too short to hold it.</summary>
+    private ushort ReadConfig16(int offset) => offset + 2 <= _deviceConfig.Length ? _deviceConfig.Read16((uint)offset) : (ushort)0;
 
     public override void SetupQueue(QueueSetup queue)
     {
@@ -118,8 +123,8 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
         ulong notifyOffset = (ulong)offset * _caps.NotifyMultiplier;
         if (notifyOffset + 2 > _caps.Notify.Length)
             throw new InvalidDataException($"{_device.Address}: queue {queue.Index} notify offset {notifyOffset} is outside the notify structure");
-        if (_notifyAddresses.Length <= queue.Index) Array.Resize(ref _notifyAddresses, queue.Index + 1);
-        _notifyAddresses[queue.Index] = (nint)(_notifyBase + notifyOffset);
+        if (_notifyOffsets.Length <= queue.Index) Array.Resize(ref _notifyOffsets, queue.Index + 1);
+        _notifyOffsets[queue.Index] = (uint)notifyOffset;
         _common.SelectedQueueEnabled = true;
     }
 
@@ -133,55 +138,39 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
     {
         // A reset stops every queue at once; afterwards the driver owns all buffers again.
         Reset();
-        _notifyAddresses = [];
+        _notifyOffsets = [];
         Connect();
     }
 
     public override void Notify(int index)
     {
-        var addresses = _notifyAddresses;
-        if ((uint)index < (uint)addresses.Length && addresses[index] != 0)
-            Volatile.Write(ref *(ushort*)addresses[index], (ushort)index);
+        // A queue that was never set up has no entry; its offset was checked against the window at setup.
+        var offsets = _notifyOffsets;
+        if ((uint)index < (uint)offsets.Length) _notify.Write16(offsets[index], (ushort)index);
     }
 
     public override void AttachControl(ControlThread control)
     {
-        _control = control;
-        if (_device.SupportsRequestIrq)
+        _interrupts = new PciInterrupts(_device, control);
+        _interrupts.WireDeviceRequest(() =>
         {
-            _requestIrq = new EventFd();
-            _device.EnableRequestIrq(_requestIrq.Fd);
-            control.Watch(_requestIrq.Fd, _ =>
-            {
-                _requestIrq?.Drain();
-                _log.LogWarning("{Device}: the hypervisor asks for the device back", _device.Address);
-                Raise(TransportEvent.DeviceRequest);
-            });
-        }
+            _log.LogWarning("{Device}: the hypervisor asks for the device back", _device.Address);
+            Raise(TransportEvent.DeviceRequest);
+        });
     }
 
     private void SetupInterrupts()
     {
-        if (_control is null || _device.MsixVectorCount < 1) return;
-        if (_configIrq is not null)
+        if (_interrupts is null || _device.MsixVectorCount < 1) return;
+        // Vector 0 carries config changes (link status); the queues have none. After a reset the
+        // device forgets its vector; the eventfd and its watch stay.
+        if (!_configVectorWired)
         {
-            // After a reset the device forgets its vector; the eventfd and its watch stay.
-            _common.SetConfigVector(0);
-            return;
+            _interrupts.WireMsix(() => Raise(TransportEvent.ConfigChanged));
+            _configVectorWired = true;
         }
-        _configIrq = new EventFd();
-        // Vector 0 carries config changes (link status); the queues have none.
-        _device.EnableMsix([_configIrq.Fd]);
         if (_common.SetConfigVector(0) == VirtioPciCommonConfig.NoVector)
-        {
             _log.LogWarning("{Device}: the device refused an MSI-X vector for config changes; link changes will not be reported", _device.Address);
-            return;
-        }
-        _control.Watch(_configIrq.Fd, _ =>
-        {
-            _configIrq?.Drain();
-            Raise(TransportEvent.ConfigChanged);
-        });
     }
 
     private void Reset()
@@ -193,18 +182,15 @@ internal sealed unsafe class VirtioPciTransport : VirtioTransport
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"{_device.Address}: the device did not finish its reset");
             Thread.Sleep(1);
         }
-        _ = Volatile.Read(ref *_isr);
+        _ = _isr.Read8(0);
     }
 
     public override void Dispose()
     {
         _connected = false;
         try { _common.Status = 0; } catch (Exception) { }
-        if (_configIrq is not null) { _control?.Unwatch(_configIrq.Fd); }
-        if (_requestIrq is not null) { _control?.Unwatch(_requestIrq.Fd); }
+        _interrupts?.Dispose();
         // Closing the device fd is what lets the hypervisor complete an unplug.
         _device.Dispose();
-        _configIrq?.Dispose();
-        _requestIrq?.Dispose();
     }
 }

@@ -1,0 +1,335 @@
+using Microsoft.Extensions.Logging;
+using Pmd.Ethdev;
+using Pmd.Hotplug;
+using Pmd.Memory;
+using static Pmd.Vfio.Nics.E1000e.E1000eRegisters;
+
+namespace Pmd.Vfio.Nics.E1000e;
+
+/// <summary>
+/// An Intel 82574 (QEMU's e1000e) through VFIO: one RX and one TX queue of legacy descriptors in
+/// a DMA arena, link changes through an MSI-X vector, the hypervisor's unplug request as a
+/// device-request event, and the hardware counters as xstats. Closing the port closes the VFIO
+/// device fd, which is what lets a hot-unplug finish.
+/// </summary>
+internal sealed unsafe class E1000ePort : EthPort
+{
+    private const int DefaultRingSize = 256, MinRingSize = 32, MaxRingSize = 4096, RingAlignment = 8;
+    private const int EthernetOverhead = 14 + 4; // header and one VLAN tag; the CRC is stripped
+
+    private readonly VfioPciDevice _device;
+    private readonly E1000eController _mac;
+    private readonly PciInterrupts _interrupts;
+    private readonly E1000eHardwareStats _hardwareStats = new();
+    private readonly Lock _hardware = new();   // MMIO from the control thread, stats readers and stop/close
+    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Vfio.E1000e");
+    private readonly MacAddress _address;
+    private readonly bool _macFromEeprom;
+    private readonly bool _linkInterrupt;
+    private readonly bool _requestInterrupt;
+    private E1000eRxQueue[] _rx = [];
+    private E1000eTxQueue[] _tx = [];
+    private DmaArena? _arena;
+    private PortStats _stoppedStats;
+    private bool _linkUp;
+    private bool _closed;
+
+    public E1000ePort(string name, VfioPciDevice device, ControlThread control) : base(name)
+    {
+        _device = device;
+        device.EnableBusMaster();
+        _mac = new E1000eController(device.MapBar(0), device.Address.ToString());
+        _interrupts = new PciInterrupts(device, control);
+        try
+        {
+            _mac.Reset();
+            _address = _mac.ReadMacAddress(out _macFromEeprom);
+            _linkInterrupt = _interrupts.WireMsix(OnLinkInterrupt);
+            _requestInterrupt = _interrupts.WireDeviceRequest(OnDeviceRequest);
+        }
+        catch
+        {
+            _interrupts.Dispose();
+            throw;
+        }
+        if (!_linkInterrupt) E1000eLog.NoLinkInterrupt(_log, Device);
+        E1000eLog.Probed(_log, Device, _address, _macFromEeprom ? "the EEPROM" : "RAL0/RAH0", _mac.ReadLink(), _linkInterrupt, _requestInterrupt);
+    }
+
+    private string Device => _device.Address.ToString();
+
+    public override MacAddress MacAddress => _address;
+
+    public override LinkStatus Link
+    {
+        get
+        {
+            lock (_hardware) return _closed || _rx.Length == 0 ? LinkStatus.Down : _mac.ReadLink();
+        }
+    }
+
+    public override PortInfo Info => new()
+    {
+        DriverName = "net_e1000e",
+        MaxRxQueues = 1,
+        MaxTxQueues = 1,
+        MaxRxDescriptors = MaxRingSize,
+        MaxTxDescriptors = MaxRingSize,
+        MinMtu = 68,
+        MaxMtu = E1000eController.MaxFrame - EthernetOverhead,
+        RxOffloadCapabilities = RxOffloads.Scatter,
+        TxOffloadCapabilities = TxOffloads.MultiSegment,
+        Details =
+        [
+            new("device", $"{_device.Address} ({_device.VendorId:x4}:{_device.DeviceId:x4}, Intel 82574) via VFIO"),
+            new("descriptors", "legacy, 1 RX + 1 TX queue"),
+            new("mac source", _macFromEeprom ? "EEPROM" : "RAL0/RAH0"),
+            new("link interrupt", _linkInterrupt ? "MSI-X vector 0 (other causes)" : "none"),
+            new("request interrupt", _requestInterrupt ? "yes" : "no"),
+        ],
+    };
+
+    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        var rx = _rx;
+        return (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+    }
+
+    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        var tx = _tx;
+        return (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+    }
+
+    public override int TxDoneCleanup(int queue)
+    {
+        var tx = _tx;
+        if ((uint)queue >= (uint)tx.Length) return 0;
+        tx[queue].Cleanup();
+        return tx[queue].InFlight;
+    }
+
+    protected override void OnConfigure(PortConfig config)
+    {
+        CheckRingSize(config.RxDescriptors, "RX");
+        CheckRingSize(config.TxDescriptors, "TX");
+        E1000eRxBufferSize.For(config.RxPool!.DataRoom);
+    }
+
+    private void CheckRingSize(int descriptors, string what)
+    {
+        if (descriptors == 0) return;
+        if (descriptors < MinRingSize || descriptors > MaxRingSize || descriptors % RingAlignment != 0)
+            throw new ArgumentOutOfRangeException(nameof(descriptors), $"{Name}: {what} ring of {descriptors} descriptors; the e1000e takes a multiple of {RingAlignment} from {MinRingSize} to {MaxRingSize}");
+    }
+
+    private static int RingSize(int asked) => asked == 0 ? DefaultRingSize : asked;
+
+    protected override void OnStart()
+    {
+        var config = Config!;
+        var pool = config.RxPool!;
+        int rxSize = RingSize(config.RxDescriptors), txSize = RingSize(config.TxDescriptors);
+        var (bufferSize, bufferBits) = E1000eRxBufferSize.For(pool.DataRoom);
+        lock (_hardware)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            // A reset clears the counters: keep what they hold.
+            _hardwareStats.Accumulate(_mac.Registers);
+            _mac.Reset();
+            _mac.WriteMacAddress(_address);
+            _mac.ClearMulticastTable();
+            _mac.SetLinkUp();
+            var arena = new DmaArena($"{Name}-rings", (nuint)((rxSize + txSize) * sizeof(E1000eRxDescriptor) + 3 * 4096), _device.IovaMode);
+            try
+            {
+                var rxRing = (E1000eRxDescriptor*)arena.Take(rxSize * sizeof(E1000eRxDescriptor));
+                var txRing = (E1000eTxDescriptor*)arena.Take(txSize * sizeof(E1000eTxDescriptor));
+                _mac.SetupRxRing(arena.IovaOf(rxRing), rxSize);
+                _mac.SetupTxRing(arena.IovaOf(txRing), txSize);
+                var rx = new E1000eRxQueue(rxRing, rxSize, pool, _mac.Registers, Rdt, bufferSize, Mtu + EthernetOverhead, PortId);
+                var tx = new E1000eTxQueue(txRing, txSize, _mac.Registers, Tdt, E1000eController.MaxFrame);
+                _mac.EnableTx();
+                _mac.EnableRx(bufferBits, IsJumbo(Mtu), Promiscuous, AllMulticast);
+                rx.Refill();
+                if (_linkInterrupt) _mac.EnableLinkInterrupt(vector: 0);
+                _rx = [rx];
+                _tx = [tx];
+            }
+            catch
+            {
+                _mac.Reset();
+                foreach (var q in _rx) q.Drain();
+                _rx = [];
+                _tx = [];
+                arena.Dispose();
+                throw;
+            }
+            _arena = arena;
+        }
+        UpdateLink();
+    }
+
+    private static bool IsJumbo(int mtu) => mtu + EthernetOverhead > E1000eController.StandardMaxFrame;
+
+    protected override void OnStop()
+    {
+        lock (_hardware)
+        {
+            var rx = _rx;
+            var tx = _tx;
+            _stoppedStats = SoftwareStats();
+            _rx = [];
+            _tx = [];
+            if (!_closed)
+            {
+                _mac.StopRxTx();
+                _hardwareStats.Accumulate(_mac.Registers);
+                // After the reset the device neither reads nor writes our memory: every mbuf can go back.
+                _mac.Reset();
+            }
+            foreach (var q in rx) q.Drain();
+            foreach (var q in tx) q.Drain();
+            _arena?.Dispose();
+            _arena = null;
+        }
+        UpdateLink();
+    }
+
+    protected override void OnClose()
+    {
+        lock (_hardware) _closed = true;
+        _interrupts.Dispose();
+        // Closing the device fd is what lets the hypervisor complete an unplug.
+        _device.Dispose();
+    }
+
+    protected override void OnSetPromiscuous(bool enabled) => UpdateRxModes(Mtu, enabled, AllMulticast);
+
+    protected override void OnSetAllMulticast(bool enabled) => UpdateRxModes(Mtu, Promiscuous, enabled);
+
+    protected override void OnSetMtu(int mtu)
+    {
+        UpdateRxModes(mtu, Promiscuous, AllMulticast);
+        foreach (var q in _rx) q.MaxFrame = mtu + EthernetOverhead;
+    }
+
+    private void UpdateRxModes(int mtu, bool promiscuous, bool allMulticast)
+    {
+        lock (_hardware)
+        {
+            if (!_closed && _rx.Length > 0) _mac.UpdateRxModes(IsJumbo(mtu), promiscuous, allMulticast);
+        }
+    }
+
+    /// <summary>MSI-X vector 0, on the control thread: the "other" causes, of which link status change is the one enabled.</summary>
+    private void OnLinkInterrupt()
+    {
+        lock (_hardware)
+        {
+            if (_closed) return;
+            _mac.TakeInterruptCauses();
+            if (_rx.Length > 0) _mac.EnableLinkInterrupt(vector: 0);
+        }
+        UpdateLink();
+    }
+
+    private void OnDeviceRequest()
+    {
+        E1000eLog.DeviceRequested(_log, Device);
+        RaiseEvent(PortEventType.DeviceRequest);
+    }
+
+    /// <summary>Raises a link event when the link differs from what was last reported; a stopped port is down.</summary>
+    private void UpdateLink()
+    {
+        LinkStatus link;
+        lock (_hardware)
+        {
+            link = _closed || _rx.Length == 0 ? LinkStatus.Down : _mac.ReadLink();
+            if (link.Up == _linkUp) return;
+            _linkUp = link.Up;
+        }
+        E1000eLog.LinkChanged(_log, Device, link);
+        RaiseEvent(PortEventType.LinkStateChange, link.Up ? "up" : "down");
+    }
+
+    private PortStats SoftwareStats()
+    {
+        var s = _stoppedStats;
+        foreach (var q in _rx)
+        {
+            s.RxPackets += q.Stats.Packets;
+            s.RxBytes += q.Stats.Bytes;
+            s.RxErrors += q.Stats.Errors + q.Stats.BadLength;
+            s.RxNoMbuf += q.Stats.NoMbuf;
+        }
+        foreach (var q in _tx)
+        {
+            s.TxPackets += q.Stats.Packets;
+            s.TxBytes += q.Stats.Bytes;
+            s.TxErrors += q.Stats.Errors;
+        }
+        return s;
+    }
+
+    private void ReadHardwareStats()
+    {
+        if (!_closed) _hardwareStats.Accumulate(_mac.Registers);
+    }
+
+    /// <summary>Packets and bytes as the driver handed them over; missed and MAC-rejected frames from the hardware counters.</summary>
+    public override PortStats GetStats()
+    {
+        lock (_hardware)
+        {
+            ReadHardwareStats();
+            var s = SoftwareStats();
+            s.RxMissed += _hardwareStats.Missed;
+            s.RxErrors += _hardwareStats.Errors;
+            return s;
+        }
+    }
+
+    public override void ResetStats()
+    {
+        lock (_hardware)
+        {
+            ReadHardwareStats();
+            _hardwareStats.Clear();
+            _stoppedStats = default;
+            foreach (var q in _rx) q.Stats = default;
+            foreach (var q in _tx) q.Stats = default;
+        }
+    }
+
+    public override IReadOnlyList<Xstat> GetXstats()
+    {
+        var list = new List<Xstat>();
+        lock (_hardware)
+        {
+            ReadHardwareStats();
+            for (int i = 0; i < _rx.Length; i++)
+            {
+                var s = _rx[i].Stats;
+                list.Add(new($"rx_q{i}_packets", s.Packets));
+                list.Add(new($"rx_q{i}_bytes", s.Bytes));
+                list.Add(new($"rx_q{i}_errors", s.Errors));
+                list.Add(new($"rx_q{i}_bad_length", s.BadLength));
+                list.Add(new($"rx_q{i}_unlent_done", s.UnlentDone));
+                list.Add(new($"rx_q{i}_nombuf", s.NoMbuf));
+                list.Add(new($"rx_q{i}_tail_writes", s.TailWrites));
+            }
+            for (int i = 0; i < _tx.Length; i++)
+            {
+                var s = _tx[i].Stats;
+                list.Add(new($"tx_q{i}_packets", s.Packets));
+                list.Add(new($"tx_q{i}_bytes", s.Bytes));
+                list.Add(new($"tx_q{i}_errors", s.Errors));
+                list.Add(new($"tx_q{i}_tail_writes", s.TailWrites));
+            }
+            _hardwareStats.AddTo(list);
+        }
+        return list;
+    }
+}

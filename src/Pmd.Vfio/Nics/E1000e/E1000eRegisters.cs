@@ -1,0 +1,82 @@
+namespace Pmd.Vfio.Nics.E1000e;
+
+/// <summary>
+/// Register offsets in BAR 0 and the bits this driver uses, from the Intel 82574 GbE Controller
+/// datasheet (chapter 10, "Device Registers").
+/// </summary>
+internal static class E1000eRegisters
+{
+    public const uint Ctrl = 0x0000, Status = 0x0008, Eecd = 0x0010, Eerd = 0x0014, CtrlExt = 0x0018;
+    public const uint Icr = 0x00C0, Itr = 0x00C4, Ims = 0x00D0, Imc = 0x00D8, Ivar = 0x00E4;
+    public const uint Rctl = 0x0100, Tctl = 0x0400, Tipg = 0x0410;
+    public const uint Rdbal = 0x2800, Rdbah = 0x2804, Rdlen = 0x2808, Rdh = 0x2810, Rdt = 0x2818, Rxdctl = 0x2828;
+    public const uint Tdbal = 0x3800, Tdbah = 0x3804, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828;
+    public const uint Rxcsum = 0x5000, Rfctl = 0x5008, Mta = 0x5200, Ral0 = 0x5400, Rah0 = 0x5404;
+
+    /// <summary>Multicast table: 128 words.</summary>
+    public const int MtaWords = 128;
+
+    /// <summary>The statistics block, 0x4000..0x4124: every counter clears when read.</summary>
+    public const uint StatsStart = 0x4000, StatsEnd = 0x4128;
+
+    public static class CtrlBits
+    {
+        public const uint FullDuplex = 1u << 0, GioMasterDisable = 1u << 2, AutoSpeedDetect = 1u << 5;
+        public const uint SetLinkUp = 1u << 6, Reset = 1u << 26, PhyReset = 1u << 31;
+    }
+
+    public static class StatusBits
+    {
+        public const uint FullDuplex = 1u << 0, LinkUp = 1u << 1, SpeedShift = 6, SpeedMask = 3u << 6;
+        public const uint GioMasterEnable = 1u << 19;
+    }
+
+    public static class EecdBits
+    {
+        /// <summary>Set when the device finished loading its configuration from the NVM after a reset.</summary>
+        public const uint AutoReadDone = 1u << 9;
+    }
+
+    /// <summary>EEPROM Read (EERD): start, done, the word address from bit 2 and the data from bit 16.</summary>
+    public static class EerdBits
+    {
+        public const uint Start = 1u << 0, Done = 1u << 1;
+        public const int AddressShift = 2, DataShift = 16;
+    }
+
+    /// <summary>Interrupt causes in ICR/IMS/IMC.</summary>
+    public static class Interrupts
+    {
+        public const uint LinkStatusChange = 1u << 2;
+        /// <summary>With MSI-X, causes other than the queues' (LSC among them) are signalled as "other".</summary>
+        public const uint Other = 1u << 24;
+        public const uint All = 0xFFFF_FFFF;
+    }
+
+    /// <summary>IVAR: a 4-bit field per cause (3 bits of vector and a valid bit); "other" is bits 19:16.</summary>
+    public static class IvarBits
+    {
+        public const int OtherShift = 16;
+        public const uint Valid = 0x8;
+    }
+
+    public static class RctlBits
+    {
+        public const uint Enable = 1u << 1, UnicastPromiscuous = 1u << 3, MulticastPromiscuous = 1u << 4;
+        public const uint LongPacket = 1u << 5, BroadcastAccept = 1u << 15, BufferSizeShift = 16;
+        public const uint BufferSizeExtension = 1u << 25, StripCrc = 1u << 26;
+    }
+
+    public static class TctlBits
+    {
+        public const uint Enable = 1u << 1, PadShortPackets = 1u << 3;
+        /// <summary>Collision threshold 15 and collision distance 63 (full duplex), the datasheet's recommended values.</summary>
+        public const uint Collisions = (0x0Fu << 4) | (0x3Fu << 12);
+    }
+
+    /// <summary>Inter-packet gap for copper: IPGT 8, IPGR1 8, IPGR2 6 (the datasheet's values for 802.3).</summary>
+    public const uint TipgCopper = 8u | (8u << 10) | (6u << 20);
+
+    /// <summary>TXDCTL: bit 22 must be written as 1 on the 82574; GRAN (bit 24) counts thresholds in descriptors.</summary>
+    public const uint TxdctlRequired = (1u << 22) | (1u << 24);
+}
