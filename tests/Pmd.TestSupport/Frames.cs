@@ -36,6 +36,14 @@ public static class Frames
         return head;
     }
 
+    /// <summary>The same frame as <see cref="Build"/>, as bytes (what a device model puts on the wire).</summary>
+    public static byte[] BuildBytes(uint seq, int length, MacAddress source, MacAddress destination)
+    {
+        var bytes = new byte[length];
+        for (int i = 0; i < length; i++) bytes[i] = ByteAt(seq, length, i, source, destination);
+        return bytes;
+    }
+
     private static byte ByteAt(uint seq, int length, int offset, MacAddress src, MacAddress dst)
     {
         Span<byte> header = stackalloc byte[MinLength];

@@ -7,12 +7,15 @@ namespace Pmd.Vm.Tests;
 /// The host side of the guest NIC's wire: QEMU's dgram netdev carries each raw Ethernet frame in
 /// one UDP datagram on 127.0.0.1. This end is bound to <see cref="HostPort"/> (QEMU's remote) and
 /// sends to <see cref="GuestPort"/> (QEMU's local), so what is sent here arrives on the guest NIC's
-/// receive side, and what the guest transmits arrives here.
+/// receive side, and what the guest transmits arrives here. It counts every frame either way, so
+/// that a test can hold the guest's counters against what really crossed the wire.
 /// </summary>
 public sealed class FrameChannel : IDisposable
 {
     private readonly UdpClient _udp;
     private readonly IPEndPoint _guest;
+    private long _sent;
+    private long _received;
 
     public FrameChannel()
     {
@@ -30,7 +33,17 @@ public sealed class FrameChannel : IDisposable
     /// <summary>The port QEMU's netdev binds; frames sent here reach the guest.</summary>
     public int GuestPort { get; }
 
-    public void Send(ReadOnlySpan<byte> frame) => _udp.Client.SendTo(frame, SocketFlags.None, _guest);
+    /// <summary>Frames sent towards the guest so far (whether or not QEMU took them).</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Frames that arrived from the guest's QEMU so far, through any of the receive methods.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    public void Send(ReadOnlySpan<byte> frame)
+    {
+        _udp.Client.SendTo(frame, SocketFlags.None, _guest);
+        Interlocked.Increment(ref _sent);
+    }
 
     /// <summary>The next frame from the guest, or null when none arrives within <paramref name="timeout"/>.</summary>
     public async Task<byte[]?> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -42,7 +55,9 @@ public sealed class FrameChannel : IDisposable
             try
             {
                 var r = await _udp.ReceiveAsync(cts.Token);
-                if (r.RemoteEndPoint.Port == GuestPort) return r.Buffer;   // anything else is not from our QEMU
+                if (r.RemoteEndPoint.Port != GuestPort) continue;   // not from our QEMU
+                Interlocked.Increment(ref _received);
+                return r.Buffer;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -5,15 +5,17 @@ public static class GuestScripts
 {
     /// <summary>Shell functions every guest command starts with.</summary>
     public const string Library = """
-        # pmd_find_virtio_net: the PCI address of the virtio-net-pci device (modern: 1af4:1041); addresses
-        # depend on the firmware, so always look it up by vendor:device.
-        pmd_find_virtio_net() {
+        # pmd_find_pci VENDOR DEVICE (as sysfs spells them, e.g. 0x8086 0x10d3): the PCI address of the first such
+        # device; addresses depend on the firmware, so always look devices up by vendor:device.
+        pmd_find_pci() {
           local d
           for d in /sys/bus/pci/devices/*; do
-            if [ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1041 ]; then basename "$d"; return 0; fi
+            if [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ]; then basename "$d"; return 0; fi
           done
-          echo "PMDVM-ERROR: no virtio-net-pci (1af4:1041) in /sys/bus/pci/devices" >&2; return 1
+          echo "PMDVM-ERROR: no PCI device ${1#0x}:${2#0x} in /sys/bus/pci/devices" >&2; return 1
         }
+        # pmd_find_virtio_net: the virtio-net-pci device (modern: 1af4:1041).
+        pmd_find_virtio_net() { pmd_find_pci 0x1af4 0x1041; }
         pmd_driver_of() { local l; if l=$(readlink "/sys/bus/pci/devices/$1/driver"); then basename "$l"; else echo none; fi; }
         pmd_iommu_group() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
         # pmd_bind_vfio ADDR: unbind from its driver, then bind to vfio-pci through driver_override + drivers_probe.
@@ -23,6 +25,24 @@ public static class GuestScripts
           echo vfio-pci > "$d/driver_override"
           echo "$a" > /sys/bus/pci/drivers_probe
           if [ "$(pmd_driver_of "$a")" != vfio-pci ]; then echo "PMDVM-ERROR: $a did not bind to vfio-pci (driver: $(pmd_driver_of "$a"))" >&2; return 1; fi
+        }
+        # pmd_feed FILE: prints FILE's lines as they appear, up to and including a line "quit". The host appends
+        # to FILE through the results share, which is mounted cache=none, so each read sees what the host wrote.
+        # A last line without its newline is not complete yet: read leaves it for the next round.
+        pmd_feed() {
+          local sent=0 n line
+          while :; do
+            n=0
+            if [ -f "$1" ]; then
+              while IFS= read -r line; do
+                n=$((n + 1))
+                if [ "$n" -le "$sent" ]; then continue; fi
+                printf '%s\n' "$line"; sent=$n
+                if [ "$line" = quit ]; then return 0; fi
+              done < "$1"
+            fi
+            sleep 0.2
+          done
         }
 
         """;
@@ -73,16 +93,43 @@ public static class GuestScripts
 
     public const int SelfTestFrames = 16;
 
-    /// <summary>Binds the device to vfio-pci and runs TestPmd on it in macswap mode for <paramref name="seconds"/>.</summary>
-    public static string TestPmdMacSwap(string testPmdDll, int seconds, string eal = "") => Library + $"""
+    /// <summary>Runs TestPmd on the guest NIC (it binds the device to vfio-pci itself) in macswap mode for <paramref name="seconds"/>.</summary>
+    public static string TestPmdMacSwap(string testPmdDll, int seconds, string eal = "", GuestNic nic = GuestNic.Virtio) => Library + $"""
         set -eu
-        ADDR=$(pmd_find_virtio_net)
+        ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device})
         echo "PMDVM-ADDR=$ADDR"
         echo "PMDVM-TESTPMD-START"
         set +e
         # TestPmd itself hands the device to vfio-pci: -a is the user asking for it.
         dotnet '{testPmdDll}' {eal} -a "$ADDR" -- --forward-mode=macswap --duration={seconds} < /dev/null
         rc=$?
+        echo "PMDVM-TESTPMD-EXIT=$rc"
+        exit $rc
+        """;
+
+    /// <summary>The file in the results dir whose lines <see cref="TestPmdInteractive"/> feeds to TestPmd's stdin.</summary>
+    public const string TestPmdCommandsFile = "testpmd-commands";
+
+    /// <summary>
+    /// Runs TestPmd on the guest NIC in interactive mode, forwarding at once (-i --auto-start plus
+    /// <paramref name="appArgs"/>), with stdin fed from <see cref="TestPmdCommandsFile"/>: the host
+    /// appends commands when it is ready for them (<see cref="TestPmdConsole"/>), e.g. "stop",
+    /// "show port xstats 0", "quit". So the test, not a sleep, decides when the counters are read;
+    /// --duration cannot be combined with -i, and only interactive mode shows xstats.
+    /// </summary>
+    public static string TestPmdInteractive(string testPmdDll, GuestNic nic, string appArgs, string eal = "") => Library + $"""
+        set -eu
+        ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device})
+        echo "PMDVM-ADDR=$ADDR"
+        # A fifo rather than a pipe: the feeder can then be killed by its pid if TestPmd ends without reading "quit".
+        mkfifo /tmp/testpmd-stdin
+        pmd_feed "$PMD_VM_RESULTS/{TestPmdCommandsFile}" > /tmp/testpmd-stdin 2> /dev/null &
+        feeder=$!
+        echo "PMDVM-TESTPMD-START"
+        set +e
+        dotnet '{testPmdDll}' {eal} -a "$ADDR" -- -i --auto-start {appArgs} < /tmp/testpmd-stdin
+        rc=$?
+        kill "$feeder" 2> /dev/null
         echo "PMDVM-TESTPMD-EXIT=$rc"
         exit $rc
         """;

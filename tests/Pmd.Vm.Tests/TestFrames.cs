@@ -13,8 +13,15 @@ public static class TestFrames
     public const int MinSize = 64;
     public const int MaxSize = 1518;
 
+    /// <summary>The largest jumbo test frame, the "9000 bytes" jumbo usually means (a NIC needs an MTU of 8982 or more for it).</summary>
+    public const int JumboMaxSize = 9000;
+
     /// <summary>Every size from 64 to 1518 comes round once every 1455 frames.</summary>
     public static int SizeOf(uint seq) => MinSize + (int)(seq % (MaxSize - MinSize + 1));
+
+    /// <summary>Frame <paramref name="index"/> of <paramref name="count"/> jumbo frames: sizes spread evenly over 1519..9000, both ends included.</summary>
+    public static int JumboSizeOf(int index, int count) =>
+        count <= 1 ? JumboMaxSize : MaxSize + 1 + (int)((long)index * (JumboMaxSize - MaxSize - 1) / (count - 1));
 
     public static byte[] Build(uint seq, int length, ReadOnlySpan<byte> source, ReadOnlySpan<byte> destination)
     {

@@ -3,11 +3,15 @@ using System.Text;
 
 namespace Pmd.Vm.Tests;
 
-/// <summary>What to boot: the guest command and the virtio-net device's options.</summary>
+/// <summary>What to boot: the guest command and the device under test with its options.</summary>
 /// <param name="Name">Names the results dir ($PMD_VM_DIR/runs/NAME-TIME).</param>
 /// <param name="Command">Bash script text run in the guest (host / read-only, /tmp tmpfs, dotnet on PATH, vfio-pci loaded).</param>
 public sealed record VmOptions(string Name, string Command)
 {
+    /// <summary>The device under test (PMD_VM_NIC); the guest scripts look it up by its PCI id.</summary>
+    public GuestNic Nic { get; init; } = GuestNic.Virtio;
+
+    /// <summary>virtio-net-pci with packed rings; run-vm.sh ignores it for any other NIC.</summary>
     public bool Packed { get; init; }
     public string Mac { get; init; } = "52:54:00:12:34:56";
 
@@ -21,7 +25,7 @@ public sealed record VmOptions(string Name, string Command)
 /// <summary>
 /// One QEMU guest booted by tests/vm/run-vm.sh in the background (after tests/vm/prepare.sh has run
 /// once per test process). Exposes the serial log, the results dir, a QMP client and the host end
-/// of the virtio-net device's UDP wire. Disposing it kills QEMU if it still runs.
+/// of the guest NIC's UDP wire. Disposing it kills QEMU if it still runs.
 /// </summary>
 public sealed class VmGuest : IAsyncDisposable
 {
@@ -116,6 +120,7 @@ public sealed class VmGuest : IAsyncDisposable
         psi.Environment["PMD_VM_PORT_GUEST"] = frames.GuestPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PMD_VM_PORT_HOST"] = frames.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PMD_VM_MAC"] = options.Mac;
+        psi.Environment["PMD_VM_NIC"] = options.Nic.RunVmName();
         psi.Environment["PMD_VM_PACKED"] = options.Packed ? "1" : "0";
         psi.Environment["PMD_VM_QMP"] = Path.Combine(results, "qmp.sock");
         psi.Environment["PMD_VM_TIMEOUT"] = options.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -3,10 +3,11 @@
 #
 # The guest: q35 (kernel-irqchip=split) + intel-iommu (intremap=on, caching-mode=on), qboot, -m 2048 -smp 2,
 # Debian's kernel + the initramfs from prepare.sh, the host's / read-only over virtio-9p (multidevs=remap),
-# the results dir as a rw 9p share mounted in the guest at the same path, and the device under test:
-#   virtio-net-pci (1af4:1041, disable-legacy=on, iommu_platform=on, ats=on[, packed=on]) on a pcie-root-port,
-#   whose netdev carries raw Ethernet frames in UDP datagrams: QEMU listens on 127.0.0.1:$PMD_VM_PORT_GUEST
-#   and sends to 127.0.0.1:$PMD_VM_PORT_HOST, where the test's peer is bound.
+# the results dir as a rw 9p share mounted in the guest at the same path, and the device under test (PMD_VM_NIC):
+#   virtio: virtio-net-pci (1af4:1041, disable-legacy=on, iommu_platform=on, ats=on[, packed=on]), or
+#   e1000e: QEMU's Intel 82574L (8086:10d3),
+#   either one as net0 on a pcie-root-port (rp1), on netdev n0, which carries raw Ethernet frames in UDP datagrams:
+#   QEMU listens on 127.0.0.1:$PMD_VM_PORT_GUEST and sends to 127.0.0.1:$PMD_VM_PORT_HOST, where the test's peer is bound.
 # In the guest, init loads vfio-pci (+ vfio_iommu_type1), mounts hugetlbfs at /dev/hugepages, tmpfs on /tmp /run
 # /var/tmp, and runs the guest command with bash in the host-root chroot with dotnet on PATH.
 #
@@ -16,8 +17,9 @@
 #   PMD_VM_DIR         cache dir of prepare.sh                                 default: /var/tmp/pmd-vm
 #   PMD_VM_PORT_GUEST  UDP port QEMU's netdev binds (host sends frames here) default: 40001
 #   PMD_VM_PORT_HOST   UDP port the host-side peer binds (QEMU sends here)   default: 40002
-#   PMD_VM_MAC         MAC of the virtio-net device                           default: 52:54:00:12:34:56
-#   PMD_VM_PACKED      1: packed=on on virtio-net-pci                           default: 0
+#   PMD_VM_NIC         virtio|e1000e: the device under test                  default: virtio
+#   PMD_VM_MAC         MAC of the device under test                           default: 52:54:00:12:34:56
+#   PMD_VM_PACKED      1: packed=on on virtio-net-pci (ignored for e1000e)      default: 0
 #   PMD_VM_QMP         QMP unix socket path                                     default: $PMD_VM_RESULTS/qmp.sock
 #   PMD_VM_TIMEOUT     seconds until QEMU is killed                             default: 300
 #                      (the guest command itself gets PMD_VM_TIMEOUT-25 s when that is >= 10)
@@ -34,7 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 D=${PMD_VM_DIR:-/var/tmp/pmd-vm}
 RES=${PMD_VM_RESULTS:-$D/runs/$(date +%Y%m%d-%H%M%S)-$$}
 PORT_GUEST=${PMD_VM_PORT_GUEST:-40001}; PORT_HOST=${PMD_VM_PORT_HOST:-40002}
-MAC=${PMD_VM_MAC:-52:54:00:12:34:56}; PACKED=${PMD_VM_PACKED:-0}
+NIC=${PMD_VM_NIC:-virtio}; MAC=${PMD_VM_MAC:-52:54:00:12:34:56}; PACKED=${PMD_VM_PACKED:-0}
 TIMEOUT=${PMD_VM_TIMEOUT:-300}; HUGEPAGES=${PMD_VM_HUGEPAGES:-128}
 MEM=${PMD_VM_MEM:-2048}; SMP=${PMD_VM_SMP:-2}; NETDEV=${PMD_VM_NETDEV:-dgram}
 IOMMU="intel-iommu,intremap=on,caching-mode=on"; [ -n "${PMD_VM_IOMMU_AW_BITS:-}" ] && IOMMU="$IOMMU,aw-bits=$PMD_VM_IOMMU_AW_BITS"
@@ -54,8 +56,16 @@ case $NETDEV in
   socket) NET="socket,id=n0,udp=127.0.0.1:$PORT_HOST,localaddr=127.0.0.1:$PORT_GUEST" ;;
   *) echo "run-vm: PMD_VM_NETDEV=$NETDEV?" >&2; exit 125 ;;
 esac
-VIRTIO="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on"
-[ "$PACKED" = 1 ] && VIRTIO="$VIRTIO,packed=on"
+# Same id, netdev and slot for every NIC: QMP set_link n0 and device_del net0 mean the same thing to each.
+case $NIC in
+  virtio) DUT="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on"
+          [ "$PACKED" = 1 ] && DUT="$DUT,packed=on"
+          DESC="virtio packed=$PACKED" ;;
+  # An emulated PCIe NIC: its DMA goes through the vIOMMU without virtio's iommu_platform; ring layouts are virtio's only.
+  e1000e) DUT="e1000e,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile="
+          DESC="e1000e" ;;
+  *) echo "run-vm: PMD_VM_NIC=$NIC? (virtio or e1000e)" >&2; exit 125 ;;
+esac
 APPEND="console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
 
 ARGS=(qemu-system-x86_64 -name pmd-vm -machine q35,kernel-irqchip=split -accel tcg -cpu max -smp "$SMP" -m "$MEM"
@@ -64,7 +74,7 @@ ARGS=(qemu-system-x86_64 -name pmd-vm -machine q35,kernel-irqchip=split -accel t
   -fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot
   -fsdev local,id=fs1,path="$RES",security_model=none -device virtio-9p-pci,fsdev=fs1,mount_tag=results
   -device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0
-  -netdev "$NET" -device "$VIRTIO"
+  -netdev "$NET" -device "$DUT"
   -qmp unix:"$QMP",server=on,wait=off
   -display none -serial file:"$RES/serial.log" -monitor none -no-reboot -nodefaults)
 # shellcheck disable=SC2206
@@ -77,7 +87,7 @@ T0=$(date +%s.%N)
 "${ARGS[@]}" > "$RES/qemu.log" 2>&1 &
 QPID=$!
 echo "$QPID" > "$RES/qemu.pid"
-log "qemu pid $QPID, results $RES, netdev $NETDEV guest:$PORT_GUEST host:$PORT_HOST, packed=$PACKED, timeout ${TIMEOUT}s"
+log "qemu pid $QPID, results $RES, netdev $NETDEV guest:$PORT_GUEST host:$PORT_HOST, nic $DESC, timeout ${TIMEOUT}s"
 on_signal() { kill "$QPID" 2>/dev/null; exit 125; }
 trap on_signal INT TERM
 

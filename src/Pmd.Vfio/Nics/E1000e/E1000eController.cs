@@ -24,28 +24,32 @@ internal sealed class E1000eController(MmioWindow registers, string device)
     public MmioWindow Registers => registers;
 
     /// <summary>
-    /// Global reset (CTRL.RST), as the datasheet asks: interrupts masked, receive and transmit
-    /// stopped, PCIe mastering disabled and drained first, so no DMA is in flight when the reset
-    /// hits; then the reset, at least 1 ms before the bit is looked at, and the NVM auto-read
-    /// awaited. Leaves every interrupt masked and pending causes cleared.
+    /// Global reset (CTRL.RST) in the order Linux's e1000e uses for the 82574: interrupts masked,
+    /// receive and transmit stopped, PCIe mastering disabled and drained, 10 ms for frames in
+    /// flight, the reset, the NVM auto-read awaited (at most 10 ms), and 25 ms more before the
+    /// registers are used. QEMU 7.2's e1000e only reloads the MAC address on CTRL.RST, so every
+    /// register this driver relies on is also put back by hand: rings, heads and tails, IVAR, and
+    /// the pending causes. Leaves every interrupt masked.
     /// </summary>
     public void Reset()
     {
         registers.Write32(Imc, Interrupts.All);
-        registers.Write32(Rctl, 0);
-        registers.Write32(Tctl, TctlBits.PadShortPackets);
-        registers.Flush(Status);
-        Thread.Sleep(10);
+        StopRxTx();
         registers.Write32(Ctrl, registers.Read32(Ctrl) | CtrlBits.GioMasterDisable);
-        // Not every model (QEMU's among them) reports master-disable completion: a bounded wait, then go on.
+        // QEMU reports STATUS.GIO_MASTER_ENABLE as the inverse of the bit just written; real parts drain first.
         WaitUntil(() => (registers.Read32(Status) & StatusBits.GioMasterEnable) == 0, MasterDisableTimeout);
+        Thread.Sleep(10);
         registers.Write32(Ctrl, registers.Read32(Ctrl) | CtrlBits.Reset);
         Thread.Sleep(1);
         if (!WaitUntil(() => (registers.Read32(Ctrl) & CtrlBits.Reset) == 0, ResetTimeout))
             throw new TimeoutException($"{device}: the e1000e did not finish its global reset (CTRL.RST still set after {ResetTimeout.TotalMilliseconds} ms)");
         WaitUntil(() => (registers.Read32(Eecd) & EecdBits.AutoReadDone) != 0, TimeSpan.FromMilliseconds(10));
+        Thread.Sleep(25);
+        registers.Write32(Ctrl, registers.Read32(Ctrl) & ~CtrlBits.GioMasterDisable);
         registers.Write32(Imc, Interrupts.All);
-        _ = registers.Read32(Icr);
+        registers.Write32(Ivar, 0);
+        foreach (uint reg in (ReadOnlySpan<uint>)[Rdh, Rdt, Tdh, Tdt, Rdlen, Tdlen]) registers.Write32(reg, 0);
+        TakeInterruptCauses();
     }
 
     /// <summary>The station address: RAL0/RAH0 when valid and non-zero, else words 0..2 of the EEPROM.</summary>
@@ -114,8 +118,8 @@ internal sealed class E1000eController(MmioWindow registers, string device)
         registers.Write32(Rdlen, (uint)(descriptors * 16));
         registers.Write32(Rdh, 0);
         registers.Write32(Rdt, 0);
-        // Legacy descriptors, no checksum offload: the write-back is the frame's length and status only.
-        registers.Write32(Rfctl, 0);
+        // Legacy descriptors (EXTEN clear), no checksum offload: the write-back is the frame's length and status only.
+        registers.Write32(Rfctl, RfctlAckDisable);
         registers.Write32(Rxcsum, 0);
     }
 
@@ -167,12 +171,21 @@ internal sealed class E1000eController(MmioWindow registers, string device)
     public void EnableLinkInterrupt(int vector)
     {
         registers.Write32(Ivar, ((uint)vector | IvarBits.Valid) << IvarBits.OtherShift);
+        registers.Write32(Eitr0 + 4 * (uint)vector, LinkVectorThrottle);
         registers.Write32(Ims, Interrupts.LinkStatusChange | Interrupts.Other);
         registers.Flush(Status);
     }
 
-    /// <summary>Reads (and so clears) the pending interrupt causes.</summary>
-    public uint TakeInterruptCauses() => registers.Read32(Icr);
+    /// <summary>
+    /// Reads and clears the pending interrupt causes. Written back as ones: with MSI-X enabled a
+    /// read alone does not clear ICR, and a cause left set is never signalled again.
+    /// </summary>
+    public uint TakeInterruptCauses()
+    {
+        uint causes = registers.Read32(Icr);
+        if (causes != 0) registers.Write32(Icr, causes);
+        return causes;
+    }
 
     private static bool WaitUntil(Func<bool> condition, TimeSpan timeout)
     {

@@ -7,7 +7,7 @@ namespace Pmd.Vfio.Nics.E1000e;
 internal static class E1000eRegisters
 {
     public const uint Ctrl = 0x0000, Status = 0x0008, Eecd = 0x0010, Eerd = 0x0014, CtrlExt = 0x0018;
-    public const uint Icr = 0x00C0, Itr = 0x00C4, Ims = 0x00D0, Imc = 0x00D8, Ivar = 0x00E4;
+    public const uint Icr = 0x00C0, Ims = 0x00D0, Imc = 0x00D8, Ivar = 0x00E4, Eitr0 = 0x00E8;
     public const uint Rctl = 0x0100, Tctl = 0x0400, Tipg = 0x0410;
     public const uint Rdbal = 0x2800, Rdbah = 0x2804, Rdlen = 0x2808, Rdh = 0x2810, Rdt = 0x2818, Rxdctl = 0x2828;
     public const uint Tdbal = 0x3800, Tdbah = 0x3804, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828;
@@ -54,6 +54,12 @@ internal static class E1000eRegisters
     }
 
     /// <summary>IVAR: a 4-bit field per cause (3 bits of vector and a valid bit); "other" is bits 19:16.</summary>
+    /// <summary>RFCTL: no "ACK received" interrupt cause for every TCP ACK (it would fire the "other" vector).</summary>
+    public const uint RfctlAckDisable = 1u << 12;
+
+    /// <summary>EITR for the link vector, in 256 ns units: at most one link interrupt per ~4 ms, whatever else lands in "other".</summary>
+    public const uint LinkVectorThrottle = 0x4000;
+
     public static class IvarBits
     {
         public const int OtherShift = 16;

@@ -12,7 +12,7 @@ namespace Pmd.Vfio.Nics.E1000e;
 /// </summary>
 internal sealed unsafe class E1000eRxQueue
 {
-    /// <summary>Slots taken back before the ring is refilled, so a tail write (a VM exit) carries many.</summary>
+    /// <summary>Slots taken back before the ring is refilled, so a tail write (a VM exit) carries many (DPDK's rx_free_thresh).</summary>
     public const int RefillThreshold = 32;
 
     private const int AllocBatch = 64;
@@ -25,6 +25,7 @@ internal sealed unsafe class E1000eRxQueue
     private readonly uint _tailRegister;
     private readonly int _bufferSize;
     private readonly ushort _portId;
+    private readonly int _refillThreshold;
     private readonly Mbuf[] _scratch = new Mbuf[AllocBatch];
     private int _next;        // the oldest lent slot: where the device writes next
     private int _tail;        // the next slot to lend; what the tail register holds
@@ -48,6 +49,8 @@ internal sealed unsafe class E1000eRxQueue
         _bufferSize = bufferSize;
         MaxFrame = maxFrame;
         _portId = portId;
+        // A small ring must still refill: at most size - 1 slots are ever free.
+        _refillThreshold = Math.Min(RefillThreshold, (size - 1) / 2);
     }
 
     /// <summary>The longest frame delivered, in bytes (without CRC); longer ones are dropped and counted.</summary>
@@ -70,7 +73,7 @@ internal sealed unsafe class E1000eRxQueue
             _lentCount--;
             Receive(mbufs, ref n, m, writeBack);
         }
-        if (_size - 1 - _lentCount >= RefillThreshold) Refill();
+        if (_size - 1 - _lentCount >= _refillThreshold) Refill();
         return n;
     }
 
