@@ -142,4 +142,27 @@ public static class GuestScripts
         rc=$?
         echo "PMDVM-END rc=$rc"
         """;
+
+    /// <summary>
+    /// A first TestPmd holds the NIC; a second one asks for the same address. The second one's output
+    /// lands between PMDVM-BEGIN and PMDVM-END; the first is stopped afterwards.
+    /// </summary>
+    public static string TestPmdBusyDevice(string testPmdDll, GuestNic nic) => Library + $"""
+        set -u
+        ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device}) || exit 1
+        mkfifo /tmp/holder-in
+        dotnet '{testPmdDll}' -a "$ADDR" -- -i < /tmp/holder-in > /tmp/holder.log 2>&1 &
+        HOLDER=$!
+        exec 3> /tmp/holder-in
+        for i in $(seq 1 600); do grep -q 'link state change event (up)' /tmp/holder.log && break; sleep 0.2; done
+        echo "PMDVM-HOLDER: $(grep -c 'link state change event (up)' /tmp/holder.log) link-up line(s)"
+        echo "PMDVM-BEGIN"
+        dotnet '{testPmdDll}' -a "$ADDR" < /dev/null 2>&1
+        rc=$?
+        echo "PMDVM-END rc=$rc"
+        echo quit >&3
+        exec 3>&-
+        wait $HOLDER
+        echo "PMDVM-HOLDER-EXIT=$?"
+        """;
 }

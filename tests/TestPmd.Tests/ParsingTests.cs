@@ -22,6 +22,18 @@ public sealed class ParsingTests
         Assert.Equal(2.0, a.App.StatsPeriodSeconds);
     }
 
+    [Fact]
+    public void Max_pkt_len_asks_for_an_mtu_of_the_frame_less_header_and_crc()
+    {
+        Assert.Null(CommandLine.Parse(["-a", "0000:01:00.0"]).App.Mtu);
+        var a = CommandLine.Parse(["-a", "0000:01:00.0", "--", "--max-pkt-len=9018"]);
+        Assert.Equal(9018, a.App.MaxPacketLength);
+        Assert.Equal(9000, a.App.Mtu);
+        Assert.Equal(1500, CommandLine.Parse(["-a", "0000:01:00.0", "--", "--max-pkt-len", "1518"]).App.Mtu);
+        var e = Assert.Throws<UsageException>(() => CommandLine.Parse(["-a", "0000:01:00.0", "--", "--max-pkt-len=63"]));
+        Assert.Equal("invalid value '63' for --max-pkt-len: expected an integer in 64..65535", e.Message);
+    }
+
     [Theory]
     [InlineData("0-1", new[] { 0, 1 })]
     [InlineData("0,2", new[] { 0, 2 })]

@@ -9,6 +9,15 @@ internal sealed class AppOptions
     public const int MaxBurst = 512;
     public const int MinTxPacketLength = UdpFrameTemplate.HeadersLength;
 
+    /// <summary>
+    /// What --max-pkt-len counts beyond the MTU: the Ethernet header and the CRC, DPDK's overhead
+    /// for a driver that does not report its largest frame (Pmd's PortInfo reports only MTUs).
+    /// </summary>
+    public const int FrameOverhead = 14 + 4;
+
+    /// <summary>The smallest Ethernet frame, which --max-pkt-len may not go below (as in DPDK).</summary>
+    public const int MinMaxPacketLength = 64;
+
     public ForwardMode Mode { get; private set; } = ForwardMode.Io;
     public int TxPacketLength { get; private set; } = 64;
     public int Burst { get; private set; } = 32;
@@ -30,6 +39,10 @@ internal sealed class AppOptions
     /// <summary>Pmd's own --duration: forward this long, then stop and print (for scripts).</summary>
     public double? DurationSeconds { get; private set; }
     public int TotalMbufs { get; private set; } = 16384;
+    /// <summary>--max-pkt-len: the largest frame a port must take; null leaves each port's MTU as it is (1500).</summary>
+    public int? MaxPacketLength { get; private set; }
+    /// <summary>The MTU --max-pkt-len asks every port for, or null.</summary>
+    public int? Mtu => MaxPacketLength - FrameOverhead;
     /// <summary>--eth-peer: the destination MAC the mac engine writes, per TX port.</summary>
     public Dictionary<int, MacAddress> EthPeers { get; } = [];
 
@@ -56,6 +69,7 @@ internal sealed class AppOptions
                 case "--txd": o.TxDescriptors = r.IntValue(flag, 0, 32768); break;
                 case "--nb-cores": o.ForwardingCores = r.IntValue(flag, 1, 1024); break;
                 case "--total-num-mbufs": o.TotalMbufs = r.IntValue(flag, 1024, 1 << 22); break;
+                case "--max-pkt-len": o.MaxPacketLength = r.IntValue(flag, MinMaxPacketLength, ushort.MaxValue); break;
                 case "--stats-period": o.StatsPeriodSeconds = r.SecondsValue(flag); break;
                 case "--duration": o.DurationSeconds = r.SecondsValue(flag); break;
                 case "--stats-json":

@@ -32,6 +32,7 @@ internal static class Usage
           --stats-period=S        print port statistics every S seconds (non-interactive)
           --stats-json=FILE       with --stats-period: one JSON object per line per period, and a final one
           --total-num-mbufs=N     mbufs in the pool (default 16384)
+          --max-pkt-len=N         largest frame in bytes, >= 64: sets each port's MTU to N - 18 (default: MTU 1500)
           --duration=S            Pmd's own: forward S seconds, then stop, print and exit (for scripts)
           -h, --help              this text
 

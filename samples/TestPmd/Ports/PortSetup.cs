@@ -52,6 +52,8 @@ internal static class PortSetup
                 TxDescriptors = options.TxDescriptors,
                 RxPool = pool,
             });
+            // Before start, as DPDK's testpmd does: the driver sizes its receive path for it.
+            if (options.Mtu is int mtu) port.SetMtu(mtu);
             port.Start();
             output.WriteLine($"Port {port.PortId}: {port.MacAddress}");
             return port;

@@ -105,7 +105,8 @@ internal sealed class E1000eController(MmioWindow registers, string device)
     public LinkStatus ReadLink()
     {
         uint status = registers.Read32(Status);
-        if ((status & StatusBits.LinkUp) == 0) return LinkStatus.Down;
+        // All ones is what a read from a device that is gone returns: no link, whatever the bits say.
+        if ((status & StatusBits.LinkUp) == 0 || status == uint.MaxValue) return LinkStatus.Down;
         uint speed = ((status & StatusBits.SpeedMask) >> (int)StatusBits.SpeedShift) switch { 0 => 10u, 1 => 100u, _ => 1000u };
         return new LinkStatus(true, speed, (status & StatusBits.FullDuplex) != 0);
     }

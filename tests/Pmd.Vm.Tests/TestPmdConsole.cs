@@ -1,0 +1,14 @@
+namespace Pmd.Vm.Tests;
+
+/// <summary>
+/// The host's end of TestPmd's console in a guest started with <see cref="GuestScripts.TestPmdInteractive"/>:
+/// commands are appended to a file in the results share, which the guest feeds to TestPmd's stdin;
+/// TestPmd's answers land in the guest's output (<see cref="TestPmdCounters"/> reads them).
+/// </summary>
+public static class TestPmdConsole
+{
+    /// <summary>Queues <paramref name="commands"/>, one per line, in this order; the guest polls the file every 0.2 s.</summary>
+    public static void Send(VmGuest vm, params string[] commands) =>
+        // One write of whole lines: the guest's feeder never sees a command cut in two.
+        File.AppendAllText(Path.Combine(vm.ResultsDir, GuestScripts.TestPmdCommandsFile), string.Concat(commands.Select(c => c + "\n")));
+}
