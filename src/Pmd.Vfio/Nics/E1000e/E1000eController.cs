@@ -114,11 +114,7 @@ internal sealed class E1000eController(MmioWindow registers, string device)
     /// <summary>Where the receive ring is and how big; head and tail at 0 (the driver moves the tail as it lends).</summary>
     public void SetupRxRing(ulong iova, int descriptors)
     {
-        registers.Write32(Rdbal, (uint)iova);
-        registers.Write32(Rdbah, (uint)(iova >> 32));
-        registers.Write32(Rdlen, (uint)(descriptors * 16));
-        registers.Write32(Rdh, 0);
-        registers.Write32(Rdt, 0);
+        SetupRing(Rdbal, iova, descriptors);
         // Legacy descriptors (EXTEN clear), no checksum offload: the write-back is the frame's length and status only.
         registers.Write32(Rfctl, RfctlAckDisable);
         registers.Write32(Rxcsum, 0);
@@ -126,13 +122,19 @@ internal sealed class E1000eController(MmioWindow registers, string device)
 
     public void SetupTxRing(ulong iova, int descriptors)
     {
-        registers.Write32(Tdbal, (uint)iova);
-        registers.Write32(Tdbah, (uint)(iova >> 32));
-        registers.Write32(Tdlen, (uint)(descriptors * 16));
-        registers.Write32(Tdh, 0);
-        registers.Write32(Tdt, 0);
+        SetupRing(Tdbal, iova, descriptors);
         registers.Write32(Txdctl, TxdctlRequired);
         registers.Write32(Tipg, TipgCopper);
+    }
+
+    /// <summary>A ring's registers, laid out alike for RX and TX: base low and high, length in bytes, head, tail.</summary>
+    private void SetupRing(uint block, ulong iova, int descriptors)
+    {
+        registers.Write32(block + RingBaseLow, (uint)iova);
+        registers.Write32(block + RingBaseHigh, (uint)(iova >> 32));
+        registers.Write32(block + RingLength, (uint)(descriptors * 16));
+        registers.Write32(block + RingHead, 0);
+        registers.Write32(block + RingTail, 0);
     }
 
     public void EnableTx() => registers.Write32(Tctl, TctlBits.Enable | TctlBits.PadShortPackets | TctlBits.Collisions);

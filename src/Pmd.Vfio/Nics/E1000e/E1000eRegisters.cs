@@ -9,8 +9,10 @@ internal static class E1000eRegisters
     public const uint Ctrl = 0x0000, Status = 0x0008, Eecd = 0x0010, Eerd = 0x0014, CtrlExt = 0x0018;
     public const uint Icr = 0x00C0, Ims = 0x00D0, Imc = 0x00D8, Ivar = 0x00E4, Eitr0 = 0x00E8;
     public const uint Rctl = 0x0100, Tctl = 0x0400, Tipg = 0x0410;
-    public const uint Rdbal = 0x2800, Rdbah = 0x2804, Rdlen = 0x2808, Rdh = 0x2810, Rdt = 0x2818, Rxdctl = 0x2828;
-    public const uint Tdbal = 0x3800, Tdbah = 0x3804, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828;
+    public const uint Rdbal = 0x2800, Rdlen = 0x2808, Rdh = 0x2810, Rdt = 0x2818;
+    public const uint Tdbal = 0x3800, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828;
+    /// <summary>Offsets inside a ring's register block (RDBAL or TDBAL).</summary>
+    public const uint RingBaseLow = 0x00, RingBaseHigh = 0x04, RingLength = 0x08, RingHead = 0x10, RingTail = 0x18;
     public const uint Rxcsum = 0x5000, Rfctl = 0x5008, Mta = 0x5200, Ral0 = 0x5400, Rah0 = 0x5404;
 
     /// <summary>Multicast table: 128 words.</summary>
