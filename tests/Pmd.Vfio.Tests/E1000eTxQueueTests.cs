@@ -43,7 +43,7 @@ public sealed class E1000eTxQueueTests
         {
             int n = 0;
             for (; n < burst.Length && seq < 5000; n++, seq++) burst[n] = Packet(rig, seq, 60 + (int)(seq * 53 % 1400));
-            int accepted = rig.Tx.Burst(burst);
+            int accepted = rig.Tx.Burst(burst.AsSpan(0, n));
             Mbuf.Free(burst.AsSpan(accepted, n - accepted));
             seq -= (uint)(n - accepted);
             sent += rig.Device.Transmit(sink: frames.Add);

@@ -49,10 +49,14 @@ public sealed class E1000eTrafficTests(ITestOutputHelper output)
             new FrameBatch(jumboFirst, JumboCount, seq => TestFrames.JumboSizeOf((int)(seq - jumboFirst), JumboCount), JumboWindow), ct);
         output.WriteLine($"{JumboCount} jumbo frames of {TestFrames.MaxSize + 1}..{TestFrames.JumboMaxSize} bytes came back macswapped in {clock.Elapsed.TotalSeconds:0.0} s");
 
+        const uint filterFirst = jumboFirst + JumboCount;
+        int filtered = await RxFilterChecks.RunAsync(vm, hostMac, filterFirst, ct);
+        output.WriteLine($"receive filter: {filtered} frames to a foreign unicast or a multicast MAC dropped by the NIC; {RxFilterChecks.Forwarded} forwarded in promiscuous and all-multicast modes");
+
         // Nothing is sent while the link is down: QEMU would drop such frames before the NIC (nothing
         // counts them), and the counts below are exact only because every frame sent could arrive.
         await LinkFlap.DownAndUpAsync(vm, ct);
-        const uint afterFlapFirst = jumboFirst + JumboCount;
+        const uint afterFlapFirst = filterFirst + RxFilterChecks.SequenceSpan;
         await MacSwapTraffic.SendAndCheckAsync(vm, hostMac, guestMac, new FrameBatch(afterFlapFirst, AfterFlapCount, TestFrames.SizeOf, Window), ct);
         output.WriteLine($"{AfterFlapCount} frames came back after the link flap");
 
@@ -65,7 +69,7 @@ public sealed class E1000eTrafficTests(ITestOutputHelper output)
         TestPmdCounters c;
         try { c = TestPmdCounters.Parse(vm.GuestOutput); }
         catch (FormatException e) { throw new InvalidOperationException($"{e.Message}\n{vm.Describe()}", e); }
-        CheckCounters(vm, c, probes, batchFrames: FrameCount + JumboCount + AfterFlapCount);
+        CheckCounters(vm, c, probes, filtered, batchFrames: FrameCount + JumboCount + RxFilterChecks.Forwarded + AfterFlapCount);
     }
 
     /// <summary>
@@ -76,14 +80,15 @@ public sealed class E1000eTrafficTests(ITestOutputHelper output)
     /// TX-dropped 0) and reaches the host (TX = frames back), so "came back" and "reached the guest"
     /// are the same set, and RX-packets = frames sent - probes lost on the way, exactly.
     /// </summary>
-    private void CheckCounters(VmGuest vm, TestPmdCounters c, int probes, int batchFrames)
+    private void CheckCounters(VmGuest vm, TestPmdCounters c, int probes, int filtered, int batchFrames)
     {
-        long sent = vm.Frames.Sent, back = vm.Frames.Received, lost = sent - back;
+        // Frames the NIC's filter dropped on purpose never reached the driver; take them out first.
+        long sent = vm.Frames.Sent - filtered, back = vm.Frames.Received, lost = sent - back;
         var f = c.Forward;
         ulong gprc = Xstat(vm, c, "rx_good_packets"), gptc = Xstat(vm, c, "tx_good_packets");
         ulong rxq = Xstat(vm, c, "rx_q0_packets"), txq = Xstat(vm, c, "tx_q0_packets");
         ulong missed = Xstat(vm, c, "rx_missed_packets"), crc = Xstat(vm, c, "rx_crc_errors");
-        string counts = $"host: sent {sent} ({probes} probes + {batchFrames} batch frames), got {back} back; " +
+        string counts = $"host: sent {sent} ({probes} probes + {batchFrames} batch frames) besides {filtered} the NIC filtered, got {back} back; " +
                         $"TestPmd forward: RX-packets {f.RxPackets} RX-dropped {f.RxDropped} TX-packets {f.TxPackets} TX-dropped {f.TxDropped}; " +
                         $"port: RX-packets {c.Nic.RxPackets} TX-packets {c.Nic.TxPackets}; " +
                         $"xstats: rx_good_packets {gprc} tx_good_packets {gptc} rx_q0_packets {rxq} tx_q0_packets {txq} rx_missed_packets {missed} rx_crc_errors {crc} " +

@@ -15,7 +15,7 @@ public sealed class BadInputTests
             "testpmd: net_virtio_user0: unknown key 'pth' for net_virtio_user (known keys: path, server, queues, queue_size, mac, packed_vq, in_order, mrg_rxbuf, standby)",
             2
         },
-        { ["--vdev", "net_bogus0,path=/tmp/x.sock", "-l", "0-1"], "testpmd: net_bogus0: no driver named 'net_bogus' (known: net_failover, net_virtio, net_virtio_user)", 2 },
+        { ["--vdev", "net_bogus0,path=/tmp/x.sock", "-l", "0-1"], "testpmd: net_bogus0: no driver named 'net_bogus' (known: net_e1000e, net_failover, net_virtio, net_virtio_user)", 2 },
         {
             ["--vdev", $"net_virtio_user0,path={NoBackendSocket}", "-l", "0-1"],
             $"testpmd: cannot connect to vhost-user socket {NoBackendSocket}: No such file or directory (errno 2); is the backend running?",

@@ -74,6 +74,20 @@ internal sealed class CommandLoop(Session session, TextReader input)
                 case ["set", "fwd", var mode]:
                     SetForwardMode(mode);
                     break;
+                case ["set", "promisc", var which, var onOff and ("on" or "off")]:
+                    ForEachPort(which, p =>
+                    {
+                        p.SetPromiscuous(onOff == "on");
+                        _out.WriteLine($"Port {p.PortId}: promiscuous mode {(onOff == "on" ? "enabled" : "disabled")}");
+                    });
+                    break;
+                case ["set", "allmulti", var which, var onOff and ("on" or "off")]:
+                    ForEachPort(which, p =>
+                    {
+                        p.SetAllMulticast(onOff == "on");
+                        _out.WriteLine($"Port {p.PortId}: all-multicast mode {(onOff == "on" ? "enabled" : "disabled")}");
+                    });
+                    break;
                 case ["port", "attach", var devargs]:
                     AttachPort(devargs);
                     break;
@@ -183,6 +197,8 @@ internal sealed class CommandLoop(Session session, TextReader input)
           show port summary
           clear port stats all|N
           set fwd io|mac|macswap|rxonly|txonly|flowgen
+          set promisc all|N on|off        accept unicast frames for any MAC
+          set allmulti all|N on|off       accept every multicast frame
           port attach DEVARGS             e.g. port attach net_virtio_user1,path=/tmp/vhost1.sock
           port detach N
           port start|stop all|N
