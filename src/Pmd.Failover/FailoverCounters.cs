@@ -9,6 +9,8 @@ internal struct FailoverCounters
     public ulong PrimaryTxLost;
     /// <summary>Received frames left in the primary's RX ring when it was stopped.</summary>
     public ulong PrimaryRxAbandoned;
-    /// <summary>Milliseconds the last switch to the standby took, from the event to the primary's release.</summary>
+    /// <summary>Milliseconds from the last removal or request event until TX was on the standby and no burst used the primary.</summary>
     public ulong LastFallbackMs;
+    /// <summary>Microseconds the last release took, from the event to the primary's close (for VFIO: the device fd closed).</summary>
+    public ulong LastReleaseMicroseconds;
 }

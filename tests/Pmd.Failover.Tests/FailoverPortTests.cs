@@ -109,16 +109,108 @@ public sealed class FailoverPortTests
     }
 
     [Fact]
-    public void Link_down_of_the_primary_falls_back_as_well()
+    public void Link_down_of_the_primary_moves_tx_to_the_standby_keeps_the_primary_and_link_up_brings_tx_back()
     {
         using var f = new FakePair();
         var primary = f.AddPrimary("vf");
         f.Settle();
         primary.SetLink(false);
         f.Settle();
-        Assert.Null(f.Failover.Primary);
-        Assert.True(primary.Closed);
+        Assert.Equal(FailoverState.PrimaryLinkDown, f.Failover.FailoverState);
+        Assert.Same(primary, f.Failover.Primary);
+        Assert.False(primary.Closed);
+        Assert.Equal(0, primary.StopCount);
+        var m = f.Pool.Alloc();
+        Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
+        Assert.Equal(1, f.Standby.FreeTx(0));
+        // RX still polls the primary while its link is down: what it still delivers is not lost.
+        var late = f.Pool.Alloc();
+        primary.Inject(0, late);
+        var rx = new Mbuf[4];
+        Assert.Equal(1, f.Failover.RxBurst(0, rx));
+        rx[0].Free();
+
+        primary.SetLink(true);
+        f.Settle();
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+        m = f.Pool.Alloc();
+        Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
+        Assert.Equal(1, primary.FreeTx(0));
+        Assert.Equal(2UL, Xstat(f, "failover_switches_to_primary"));
+        Assert.Equal(1UL, Xstat(f, "failover_switches_to_standby"));
     }
+
+    [Fact]
+    public void A_primary_whose_link_is_down_is_still_released_by_an_unplug_request()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.SetLink(false);
+        f.Settle();
+        primary.Raise(PortEventType.DeviceRequest);
+        f.Settle();
+        Assert.True(primary.Closed);
+        Assert.Null(f.Failover.Primary);
+        Assert.Equal(FailoverState.StandbyOnly, f.Failover.FailoverState);
+        // The switch to the standby happened at the link-down, not again at the release.
+        Assert.Equal(1UL, Xstat(f, "failover_switches_to_standby"));
+    }
+
+    [Fact]
+    public void A_new_primary_gets_the_ports_mtu_modes_and_queue_layout_before_it_starts()
+    {
+        using var f = new FakePair(start: false);
+        f.Failover.SetMtu(9000);
+        f.Failover.SetPromiscuous(true);
+        f.Failover.SetAllMulticast(true);
+        f.Failover.Start();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+        Assert.Equal(9000, primary.Mtu);
+        Assert.True(primary.Promiscuous);
+        Assert.True(primary.AllMulticast);
+        Assert.Equal(2, primary.Config!.RxQueues);
+        Assert.Equal(2, primary.Config.TxQueues);
+        Assert.NotSame(f.Failover.Config, primary.Config);
+        // Changes while paired reach the primary as well.
+        f.Failover.SetPromiscuous(false);
+        Assert.False(primary.Promiscuous);
+    }
+
+    [Fact]
+    public void A_stopped_failover_port_keeps_its_primary_paired_and_takes_it_up_again_on_start()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        f.Failover.Stop();
+        Assert.Equal(FailoverState.Paired, f.Failover.FailoverState);
+        Assert.Same(primary, f.Failover.Primary);
+        Assert.False(primary.IsStarted);
+        Assert.False(primary.Closed);
+        f.Failover.Start();
+        f.Settle();
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+        Assert.True(primary.IsStarted);
+        Assert.Equal(2, primary.StartCount);
+    }
+
+    [Fact]
+    public void A_primary_found_while_the_port_is_stopped_is_paired_and_started_with_the_port()
+    {
+        using var f = new FakePair(start: false);
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        Assert.Equal(FailoverState.Paired, f.Failover.FailoverState);
+        Assert.Equal(0, primary.StartCount);
+        f.Failover.Start();
+        f.Settle();
+        Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+    }
+
+    private static ulong Xstat(FakePair f, string name) => f.Failover.GetXstats().Single(x => x.Name == name).Value;
 
     [Fact]
     public void The_primary_is_not_released_while_a_burst_is_still_using_it()
@@ -138,7 +230,7 @@ public sealed class FailoverPortTests
         primary.Raise(PortEventType.DeviceRequest);
         Thread.Sleep(300);
         // The control thread has switched TX but must wait for the burst to leave the primary.
-        Assert.Equal(FailoverState.Detaching, f.Failover.FailoverState);
+        Assert.Equal(FailoverState.Releasing, f.Failover.FailoverState);
         Assert.Equal(0, primary.StopCount);
         Assert.False(primary.Closed);
 
@@ -188,7 +280,7 @@ public sealed class FailoverPortTests
         var primary = f.AddPrimary("vf");
         f.Settle();
         primary.PendingTx = 7;
-        primary.SetLink(false);   // a surprise: the device cannot complete anything any more
+        primary.Raise(PortEventType.Removal);   // a surprise: the device cannot complete anything any more
         f.Settle();
         Assert.Equal(2UL * 7, f.Failover.GetXstats().Single(x => x.Name == "failover_primary_tx_lost").Value);
     }

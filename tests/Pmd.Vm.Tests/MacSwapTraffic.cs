@@ -18,8 +18,11 @@ public static class MacSwapTraffic
     public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Sends a probe frame every half second until one comes back swapped: TestPmd is then forwarding. Returns how many probes were sent.</summary>
-    public static async Task<int> WaitUntilForwardingAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, TimeSpan timeout, CancellationToken ct)
+    public static async Task<int> WaitUntilForwardingAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, TimeSpan timeout, CancellationToken ct,
+        FrameChannel? sendOn = null, FrameChannel? backOn = null)
     {
+        sendOn ??= vm.Frames;
+        backOn ??= sendOn;
         var deadline = DateTime.UtcNow + timeout;
         for (uint probe = ProbeBase; ; probe++)
         {
@@ -27,8 +30,8 @@ public static class MacSwapTraffic
                 Assert.Fail($"TestPmd ended before it forwarded a frame.\n{vm.Describe()}");
             if (DateTime.UtcNow >= deadline)
                 Assert.Fail($"TestPmd did not forward a probe frame within {timeout.TotalSeconds:0} s of its start.\n{vm.Describe()}");
-            vm.Frames.Send(TestFrames.Build(probe, TestFrames.MinSize, hostMac, guestMac));
-            var back = await vm.Frames.ReceiveAsync(TimeSpan.FromMilliseconds(500), ct);
+            sendOn.Send(TestFrames.Build(probe, TestFrames.MinSize, hostMac, guestMac));
+            var back = await backOn.ReceiveAsync(TimeSpan.FromMilliseconds(500), ct);
             if (back is not null && TestFrames.SequenceOf(back) >= ProbeBase)
             {
                 string? bad = TestFrames.MacSwapMismatch(TestFrames.Build(TestFrames.SequenceOf(back)!.Value, TestFrames.MinSize, hostMac, guestMac), back);
@@ -41,9 +44,14 @@ public static class MacSwapTraffic
     /// <summary>
     /// Sends the batch with at most its window in flight; every frame must come back once, byte for
     /// byte with its MACs swapped. Late probes are let through (they are counted by the channel).
+    /// With <paramref name="sendOn"/> and <paramref name="backOn"/> (default: the guest's one wire), frames
+    /// go out on one wire and must come back on the other, as with a failover pair.
     /// </summary>
-    public static async Task SendAndCheckAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, FrameBatch batch, CancellationToken ct)
+    public static async Task SendAndCheckAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, FrameBatch batch, CancellationToken ct,
+        FrameChannel? sendOn = null, FrameChannel? backOn = null)
     {
+        sendOn ??= vm.Frames;
+        backOn ??= sendOn;
         if ((ulong)batch.First + (ulong)batch.Count > ProbeBase) throw new ArgumentOutOfRangeException(nameof(batch), "a batch's sequence numbers must stay below the probes'");
         var outstanding = new Dictionary<uint, byte[]>();
         uint next = batch.First, end = batch.First + (uint)batch.Count;
@@ -54,9 +62,9 @@ public static class MacSwapTraffic
             {
                 var frame = TestFrames.Build(next, batch.SizeOf(next), hostMac, guestMac);
                 outstanding[next++] = frame;
-                vm.Frames.Send(frame);
+                sendOn.Send(frame);
             }
-            var back = await vm.Frames.ReceiveAsync(StallTimeout, ct);
+            var back = await backOn.ReceiveAsync(StallTimeout, ct);
             if (back is null)
                 Assert.Fail($"no frame came back for {StallTimeout.TotalSeconds:0} s: {received} of {batch.Count} returned, {outstanding.Count} outstanding " +
                             $"(first: {string.Join(", ", outstanding.Keys.Order().Take(8).Select(s => $"{s} ({outstanding[s].Length} bytes)"))}).\n{vm.Describe()}");

@@ -54,8 +54,11 @@ public sealed class VmGuest : IAsyncDisposable
 
     public string QmpSocketPath => Path.Combine(ResultsDir, "qmp.sock");
 
-    /// <summary>The host end of the guest NIC's wire (one UDP datagram = one Ethernet frame).</summary>
+    /// <summary>The host end of the guest NIC's wire (one UDP datagram = one Ethernet frame); with <see cref="GuestNic.Failover"/>, the standby's.</summary>
     public FrameChannel Frames { get; }
+
+    /// <summary>With <see cref="GuestNic.Failover"/>: the host end of the e1000e primary's wire (netdev n1); otherwise null.</summary>
+    public FrameChannel? PrimaryFrames { get; private init; }
 
     /// <summary>Time since run-vm.sh was started.</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
@@ -112,6 +115,7 @@ public sealed class VmGuest : IAsyncDisposable
         string results = Path.Combine(dir, "runs", $"{options.Name}-{DateTime.Now:yyyyMMdd-HHmmss-fff}");
         Directory.CreateDirectory(results);
         var frames = new FrameChannel();
+        var primaryFrames = options.Nic == GuestNic.Failover ? new FrameChannel() : null;
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(ScriptDir, "run-vm.sh"));
         psi.Environment["PMD_VM_DIR"] = dir;
@@ -119,6 +123,11 @@ public sealed class VmGuest : IAsyncDisposable
         psi.Environment["PMD_VM_CMD"] = options.Command;
         psi.Environment["PMD_VM_PORT_GUEST"] = frames.GuestPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["PMD_VM_PORT_HOST"] = frames.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (primaryFrames is not null)
+        {
+            psi.Environment["PMD_VM_PORT_GUEST2"] = primaryFrames.GuestPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            psi.Environment["PMD_VM_PORT_HOST2"] = primaryFrames.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         psi.Environment["PMD_VM_MAC"] = options.Mac;
         psi.Environment["PMD_VM_NIC"] = options.Nic.RunVmName();
         psi.Environment["PMD_VM_PACKED"] = options.Packed ? "1" : "0";
@@ -126,7 +135,7 @@ public sealed class VmGuest : IAsyncDisposable
         psi.Environment["PMD_VM_TIMEOUT"] = options.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (options.IommuAddressBits is int aw) psi.Environment["PMD_VM_IOMMU_AW_BITS"] = aw.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var runner = Process.Start(psi) ?? throw new InvalidOperationException("could not start tests/vm/run-vm.sh");
-        var vm = new VmGuest(options, results, frames, runner);
+        var vm = new VmGuest(options, results, frames, runner) { PrimaryFrames = primaryFrames };
         runner.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (vm._runnerOutput) vm._runnerOutput.AppendLine(e.Data); };
         runner.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (vm._runnerOutput) vm._runnerOutput.AppendLine(e.Data); };
         runner.BeginOutputReadLine();
@@ -192,6 +201,7 @@ public sealed class VmGuest : IAsyncDisposable
     {
         if (_qmp is not null) await _qmp.DisposeAsync();
         Frames.Dispose();
+        PrimaryFrames?.Dispose();
         if (!_runner.HasExited)
         {
             // Kill QEMU by its pid (run-vm.sh wrote it); run-vm.sh then sees it gone and exits.

@@ -17,7 +17,11 @@
 #   PMD_VM_DIR         cache dir of prepare.sh                                 default: /var/tmp/pmd-vm
 #   PMD_VM_PORT_GUEST  UDP port QEMU's netdev binds (host sends frames here) default: 40001
 #   PMD_VM_PORT_HOST   UDP port the host-side peer binds (QEMU sends here)   default: 40002
-#   PMD_VM_NIC         virtio|e1000e: the device under test                  default: virtio
+#   PMD_VM_NIC         virtio|e1000e|failover: the device under test         default: virtio
+#                      failover: virtio-net-pci net0 with failover=on (the standby, netdev n0) and a hidden
+#                      e1000e primary0 with failover_pair_id=net0 and the same MAC on its own root port and
+#                      UDP netdev n1 (PMD_VM_PORT_GUEST2 / PMD_VM_PORT_HOST2); QEMU plugs it in once the
+#                      guest's virtio driver acks VIRTIO_NET_F_STANDBY.
 #   PMD_VM_MAC         MAC of the device under test                           default: 52:54:00:12:34:56
 #   PMD_VM_PACKED      1: packed=on on virtio-net-pci (ignored for e1000e)      default: 0
 #   PMD_VM_QMP         QMP unix socket path                                     default: $PMD_VM_RESULTS/qmp.sock
@@ -36,6 +40,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 D=${PMD_VM_DIR:-/var/tmp/pmd-vm}
 RES=${PMD_VM_RESULTS:-$D/runs/$(date +%Y%m%d-%H%M%S)-$$}
 PORT_GUEST=${PMD_VM_PORT_GUEST:-40001}; PORT_HOST=${PMD_VM_PORT_HOST:-40002}
+PORT_GUEST2=${PMD_VM_PORT_GUEST2:-40003}; PORT_HOST2=${PMD_VM_PORT_HOST2:-40004}
 NIC=${PMD_VM_NIC:-virtio}; MAC=${PMD_VM_MAC:-52:54:00:12:34:56}; PACKED=${PMD_VM_PACKED:-0}
 TIMEOUT=${PMD_VM_TIMEOUT:-300}; HUGEPAGES=${PMD_VM_HUGEPAGES:-128}
 MEM=${PMD_VM_MEM:-2048}; SMP=${PMD_VM_SMP:-2}; NETDEV=${PMD_VM_NETDEV:-dgram}
@@ -51,11 +56,16 @@ printf '%s\n' "${PMD_VM_CMD:-echo hello from the guest}" > "$RES/guest-cmd.sh"
 DOTNET=$(command -v dotnet || true); [ -n "$DOTNET" ] && DOTNET_DIR=$(dirname "$(readlink -f "$DOTNET")") || DOTNET_DIR=/usr/share/dotnet
 GUEST_TMO=0; [ $((TIMEOUT - 25)) -ge 10 ] && GUEST_TMO=$((TIMEOUT - 25))
 
-case $NETDEV in
-  dgram)  NET="dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=$PORT_GUEST,remote.type=inet,remote.host=127.0.0.1,remote.port=$PORT_HOST" ;;
-  socket) NET="socket,id=n0,udp=127.0.0.1:$PORT_HOST,localaddr=127.0.0.1:$PORT_GUEST" ;;
-  *) echo "run-vm: PMD_VM_NETDEV=$NETDEV?" >&2; exit 125 ;;
-esac
+# udp_netdev ID GUEST_PORT HOST_PORT: a netdev whose frames are UDP datagrams on 127.0.0.1.
+udp_netdev() {
+  case $NETDEV in
+    dgram)  echo "dgram,id=$1,local.type=inet,local.host=127.0.0.1,local.port=$2,remote.type=inet,remote.host=127.0.0.1,remote.port=$3" ;;
+    socket) echo "socket,id=$1,udp=127.0.0.1:$3,localaddr=127.0.0.1:$2" ;;
+    *) return 1 ;;
+  esac
+}
+NET=$(udp_netdev n0 "$PORT_GUEST" "$PORT_HOST") || { echo "run-vm: PMD_VM_NETDEV=$NETDEV?" >&2; exit 125; }
+EXTRA_NIC=()
 # Same id, netdev and slot for every NIC: QMP set_link n0 and device_del net0 mean the same thing to each.
 case $NIC in
   virtio) DUT="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on"
@@ -64,7 +74,13 @@ case $NIC in
   # An emulated PCIe NIC: its DMA goes through the vIOMMU without virtio's iommu_platform; ring layouts are virtio's only.
   e1000e) DUT="e1000e,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile="
           DESC="e1000e" ;;
-  *) echo "run-vm: PMD_VM_NIC=$NIC? (virtio or e1000e)" >&2; exit 125 ;;
+  failover)
+          DUT="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on,failover=on"
+          EXTRA_NIC=(-device pcie-root-port,id=rp2,chassis=2,slot=2,bus=pcie.0
+                     -netdev "$(udp_netdev n1 "$PORT_GUEST2" "$PORT_HOST2")"
+                     -device "e1000e,id=primary0,netdev=n1,mac=$MAC,bus=rp2,romfile=,failover_pair_id=net0")
+          DESC="failover (virtio standby + e1000e primary, n1 guest:$PORT_GUEST2 host:$PORT_HOST2)" ;;
+  *) echo "run-vm: PMD_VM_NIC=$NIC? (virtio, e1000e or failover)" >&2; exit 125 ;;
 esac
 APPEND="console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
 
@@ -74,7 +90,7 @@ ARGS=(qemu-system-x86_64 -name pmd-vm -machine q35,kernel-irqchip=split -accel t
   -fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot
   -fsdev local,id=fs1,path="$RES",security_model=none -device virtio-9p-pci,fsdev=fs1,mount_tag=results
   -device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0
-  -netdev "$NET" -device "$DUT"
+  -netdev "$NET" -device "$DUT" "${EXTRA_NIC[@]}"
   -qmp unix:"$QMP",server=on,wait=off
   -display none -serial file:"$RES/serial.log" -monitor none -no-reboot -nodefaults)
 # shellcheck disable=SC2206

@@ -17,6 +17,7 @@ internal sealed class Session : IDisposable
 {
     private readonly EventPrinter _events;
     private readonly Pmd.Failover.FailoverAutoAttach _failover;
+    private readonly Pmd.Vfio.PciHotplug? _hotplug;
     private readonly Lock _shutdownLock = new();
     private bool _disposed;
 
@@ -31,6 +32,8 @@ internal sealed class Session : IDisposable
             _events = new EventPrinter(Registry, output);
             // As the kernel does for STANDBY: a failover port appears over every standby port.
             _failover = Pmd.Failover.FailoverAutoAttach.Enable(Registry);
+            // Only with the user's allow list does Pmd take a device that appears (QEMU's failover primary).
+            _hotplug = options.HotplugAllow.Count > 0 ? new Pmd.Vfio.PciHotplug(Registry, options.HotplugAllow) : null;
             Forwarder = new Forwarder(Registry, Pool, options, lcores.Forwarding);
             Json = options.StatsJsonPath is { } path ? new StatsJsonWriter(path) : null;
         }
@@ -132,6 +135,7 @@ internal sealed class Session : IDisposable
                 // Unwinding from an error: release everything quietly, the error line says it all.
                 _disposed = true;
                 if (Forwarder.IsRunning) { try { Forwarder.Stop(); } catch (InvalidOperationException) { } }
+                _hotplug?.Dispose();
                 _failover.Dispose();
                 _events.Dispose();
                 Registry.Dispose();
@@ -148,6 +152,7 @@ internal sealed class Session : IDisposable
             }
             Out.WriteLine("Closing ports...");
             _disposed = true;
+            _hotplug?.Dispose();
             _failover.Dispose();
             _events.Dispose();
             Registry.Dispose();

@@ -43,6 +43,8 @@ internal sealed class AppOptions
     public int? MaxPacketLength { get; private set; }
     /// <summary>The MTU --max-pkt-len asks every port for, or null.</summary>
     public int? Mtu => MaxPacketLength - FrameOverhead;
+    /// <summary>--hotplug-allow: PCI ids Pmd may bind to vfio-pci and attach when such a device appears (none: never).</summary>
+    public List<Pmd.Vfio.PciId> HotplugAllow { get; } = [];
     /// <summary>--eth-peer: the destination MAC the mac engine writes, per TX port.</summary>
     public Dictionary<int, MacAddress> EthPeers { get; } = [];
 
@@ -72,6 +74,13 @@ internal sealed class AppOptions
                 case "--max-pkt-len": o.MaxPacketLength = r.IntValue(flag, MinMaxPacketLength, ushort.MaxValue); break;
                 case "--stats-period": o.StatsPeriodSeconds = r.SecondsValue(flag); break;
                 case "--duration": o.DurationSeconds = r.SecondsValue(flag); break;
+                case "--hotplug-allow":
+                    foreach (string id in r.Value(flag).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        try { o.HotplugAllow.Add(Pmd.Vfio.PciHotplug.ParseId(id)); }
+                        catch (FormatException e) { throw new UsageException($"{flag}: {e.Message}"); }
+                    }
+                    break;
                 case "--stats-json":
                     o.StatsJsonPath = r.Value(flag);
                     if (o.StatsJsonPath.Length == 0) throw new UsageException("option --stats-json requires a file name");

@@ -33,6 +33,8 @@ internal static class Usage
           --stats-json=FILE       with --stats-period: one JSON object per line per period, and a final one
           --total-num-mbufs=N     mbufs in the pool (default 16384)
           --max-pkt-len=N         largest frame in bytes, >= 64: sets each port's MTU to N - 18 (default: MTU 1500)
+          --hotplug-allow=ID,...  Pmd's own: bind and attach PCI devices with these vendor:device ids when they
+                                  appear (e.g. 8086:10d3, QEMU's failover primary); without it nothing is bound
           --duration=S            Pmd's own: forward S seconds, then stop, print and exit (for scripts)
           -h, --help              this text
 

@@ -159,6 +159,19 @@ internal sealed class E1000eController(MmioWindow registers, string device)
         registers.Write32(Rctl, rctl);
     }
 
+    /// <summary>
+    /// Stops all DMA without a reset, for a stop that must be quick (a release the hypervisor is
+    /// waiting for): receive and transmit off, then PCIe mastering disabled and drained, after which
+    /// the device touches no host memory. The next start resets the device.
+    /// </summary>
+    public void Quiesce()
+    {
+        registers.Write32(Imc, Interrupts.All);
+        StopRxTx();
+        registers.Write32(Ctrl, registers.Read32(Ctrl) | CtrlBits.GioMasterDisable);
+        WaitUntil(() => (registers.Read32(Status) & StatusBits.GioMasterEnable) == 0, MasterDisableTimeout);
+    }
+
     /// <summary>Stops receive and transmit; the device finishes the frame it is on. Flushed.</summary>
     public void StopRxTx()
     {

@@ -183,10 +183,10 @@ internal sealed unsafe class E1000ePort : EthPort
             _tx = [];
             if (!_closed)
             {
-                _mac.StopRxTx();
+                // Once mastering is off the device neither reads nor writes our memory: every mbuf can
+                // go back. No reset here (its waits are tens of ms, and a release must be quick); start resets.
+                _mac.Quiesce();
                 _hardwareStats.Accumulate(_mac.Registers);
-                // After the reset the device neither reads nor writes our memory: every mbuf can go back.
-                _mac.Reset();
             }
             foreach (var q in rx) q.Drain();
             foreach (var q in tx) q.Drain();

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Pmd.Devargs;
+using Pmd.Ethdev;
+using Pmd.Hotplug;
+
+namespace Pmd.Vfio;
+
+/// <summary>
+/// Takes PCI functions that appear while the application runs, when its policy allows them: a
+/// function whose vendor:device id is on the allow list is bound to vfio-pci (even if a kernel
+/// driver took it first) and attached as a port, which raises the NEW event a failover port pairs
+/// on. A function that disappears under a port raises that port's Removal event. Without an allow
+/// list nothing is ever bound: the library does not take devices on its own initiative.
+/// </summary>
+public sealed class PciHotplug : IDisposable
+{
+    private readonly PortRegistry _registry;
+    private readonly HashSet<PciId> _allowed;
+    private readonly UeventMonitor _monitor;
+    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Hotplug");
+
+    public PciHotplug(PortRegistry registry, IEnumerable<PciId> allowed)
+    {
+        _registry = registry;
+        _allowed = [.. allowed];
+        if (_allowed.Count == 0) throw new ArgumentException("a hotplug policy needs at least one vendor:device id to allow", nameof(allowed));
+        _monitor = new UeventMonitor(registry.Control, OnUevent);
+    }
+
+    /// <summary>The allow list.</summary>
+    public IReadOnlyCollection<PciId> Allowed => _allowed;
+
+    /// <summary>Devices attached since the start.</summary>
+    public int Taken { get; private set; }
+
+    /// <summary>Parses "8086:10d3" (hex, as lspci prints ids).</summary>
+    public static PciId ParseId(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length != 2
+            || !ushort.TryParse(parts[0], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ushort vendor)
+            || !ushort.TryParse(parts[1], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ushort device))
+            throw new FormatException($"'{text}' is not a PCI vendor:device id (e.g. 8086:10d3)");
+        return new PciId(vendor, device);
+    }
+
+    /// <summary>What a uevent asks of the policy, decided without touching the system (for tests).</summary>
+    internal static HotplugAction Decide(Uevent e, IReadOnlySet<PciId> allowed)
+    {
+        if (e.Subsystem != "pci" || e.Get("PCI_SLOT_NAME") is not { } slot || !PciAddress.TryParse(slot, out var address)) return HotplugAction.None;
+        switch (e.Action)
+        {
+            case "remove":
+                return new HotplugAction(HotplugActionKind.Remove, address);
+            case "add" or "bind":
+                if (e.Get("PCI_ID") is not { } id) return HotplugAction.None;
+                PciId parsed;
+                try { parsed = ParseId(id); }
+                catch (FormatException) { return HotplugAction.None; }
+                if (!allowed.Contains(parsed)) return HotplugAction.None;
+                // vfio-pci binding it is our own doing: nothing more to decide.
+                if (e.Action == "bind" && e.Get("DRIVER") == PciSysfs.VfioPciDriver) return HotplugAction.None;
+                return new HotplugAction(HotplugActionKind.Take, address);
+            default:
+                return HotplugAction.None;
+        }
+    }
+
+    private void OnUevent(Uevent e)
+    {
+        var action = Decide(e, _allowed);
+        switch (action.Kind)
+        {
+            case HotplugActionKind.Take:
+                Take(action.Address, e);
+                break;
+            case HotplugActionKind.Remove when PortAt(action.Address) is { } port:
+                HotplugLog.Removed(_log, action.Address.ToString(), port.PortId);
+                _registry.Raise(port.PortId, PortEventType.Removal, "the PCI device was removed");
+                break;
+        }
+    }
+
+    private EthPort? PortAt(PciAddress address) =>
+        _registry.AllPorts.FirstOrDefault(p => p.Name == address.ToString() && p.State != PortState.Closed);
+
+    private void Take(PciAddress address, Uevent e)
+    {
+        if (PortAt(address) is not null) return;
+        var clock = Stopwatch.StartNew();
+        HotplugLog.Taking(_log, address.ToString(), e.Get("PCI_ID") ?? "?", e.Action, e.Get("DRIVER") ?? "none");
+        try
+        {
+            PciSysfs.BindToVfio(address);
+            var port = _registry.Attach(address.ToString());
+            Taken++;
+            HotplugLog.Attached(_log, address.ToString(), port.PortId, clock.ElapsedMilliseconds);
+        }
+        catch (Exception ex) when (ex is VfioException or DevArgsException or IOException or InvalidOperationException or NotSupportedException or TimeoutException or UnauthorizedAccessException)
+        {
+            HotplugLog.TakeFailed(_log, address.ToString(), ex.Message);
+        }
+    }
+
+    public void Dispose() => _monitor.Dispose();
+}
+
+internal enum HotplugActionKind { None, Take, Remove }
+
+internal readonly record struct HotplugAction(HotplugActionKind Kind, PciAddress Address)
+{
+    public static HotplugAction None => default;
+}
