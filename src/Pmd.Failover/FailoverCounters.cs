@@ -13,4 +13,7 @@ internal struct FailoverCounters
     public ulong LastFallbackMs;
     /// <summary>Microseconds the last release took, from the event to the primary's close (for VFIO: the device fd closed).</summary>
     public ulong LastReleaseMicroseconds;
+    /// <summary>Of that: microseconds spent letting the primary finish its TX, and closing it.</summary>
+    public ulong LastDrainMicroseconds;
+    public ulong LastCloseMicroseconds;
 }

@@ -39,12 +39,15 @@ public sealed partial class FailoverPort
                 RaiseEvent(PortEventType.Failover, $"standby ({why})");
             }
             _counters.LastFallbackMs = (ulong)clock.ElapsedMilliseconds;
+            var drainStart = clock.Elapsed;
             int pending = wasRunning ? DrainTx(primary) : 0;
+            _counters.LastDrainMicroseconds = (ulong)((clock.Elapsed - drainStart).TotalMilliseconds * 1000);
             _machine.Move(FailoverState.Closing);
             PublishViews();
             _counters.PrimaryTxLost += (ulong)Math.Max(0, pending);
             _counters.PrimaryRxAbandoned += CountAbandonedRx(primary);
             _retiredStats += primary.GetStats();
+            var closeStart = clock.Elapsed;
             try
             {
                 primary.Stop();
@@ -54,6 +57,7 @@ public sealed partial class FailoverPort
             {
                 FailoverLog.CloseFailed(_log, Name, primary.PortId, e.Message);
             }
+            _counters.LastCloseMicroseconds = (ulong)((clock.Elapsed - closeStart).TotalMilliseconds * 1000);
             _counters.LastReleaseMicroseconds = (ulong)(clock.Elapsed.TotalMilliseconds * 1000);
             _registry.UnsetOwner(primary.PortId, _owner);
             if (_registry.TryGet(primary.PortId, out var same) && same == primary) _registry.Detach(primary.PortId);

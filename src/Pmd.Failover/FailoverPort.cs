@@ -216,6 +216,8 @@ public sealed partial class FailoverPort : EthPort
         new("failover_primary_rx_abandoned", _counters.PrimaryRxAbandoned),
         new("failover_last_fallback_ms", _counters.LastFallbackMs),
         new("failover_last_release_us", _counters.LastReleaseMicroseconds),
+        new("failover_last_release_drain_us", _counters.LastDrainMicroseconds),
+        new("failover_last_release_close_us", _counters.LastCloseMicroseconds),
         .. _standby.GetXstats().Select(x => x with { Name = "standby_" + x.Name }),
         .. (Primary?.GetXstats() ?? []).Select(x => x with { Name = "primary_" + x.Name }),
     ];

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Pmd.Devargs;
 using Pmd.Interop;
 
@@ -9,7 +8,7 @@ namespace Pmd.Vfio;
 /// interrupt index (VFIO_DEVICE_SET_IRQS). Remembers what it enabled so that teardown disables
 /// exactly that: disabling an index that is not enabled fails when another index is active.
 /// </summary>
-internal sealed unsafe class VfioIrqs(SafeFdHandle device, PciAddress address, ILogger log)
+internal sealed unsafe class VfioIrqs(SafeFdHandle device, PciAddress address)
 {
     private readonly HashSet<int> _enabled = [];
 
@@ -65,15 +64,5 @@ internal sealed unsafe class VfioIrqs(SafeFdHandle device, PciAddress address, I
         };
         if (Libc.Ioctl(device.Fd, VfioInterop.VFIO_DEVICE_SET_IRQS, &set) < 0)
             throw VfioErrors.IoctlFailed($"VFIO_DEVICE_SET_IRQS ({what})", $"interrupt index {index} of {address}", Libc.LastErrno);
-    }
-
-    /// <summary>Disables everything enabled; on teardown a failure is logged, not thrown, so that the fds still get closed.</summary>
-    public void DisableAll()
-    {
-        foreach (int index in _enabled.ToArray())
-        {
-            try { Disable(index); }
-            catch (VfioException e) { log.LogWarning("{Error}", e.Message); }
-        }
     }
 }

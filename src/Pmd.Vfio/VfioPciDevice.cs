@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Pmd.Devargs;
 using Pmd.Interop;
 using Pmd.Memory;
@@ -14,7 +13,6 @@ public sealed unsafe class VfioPciDevice : IDisposable
 {
     private const int BarCount = 6;
 
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Vfio");
     private readonly VfioContainer _container;
     private readonly VfioGroup _group;
     private readonly SafeFdHandle _fd;
@@ -37,7 +35,7 @@ public sealed unsafe class VfioPciDevice : IDisposable
             throw new VfioException($"{address} is not a vfio-pci device (VFIO_DEVICE_GET_INFO flags 0x{(uint)info.Flags:x})");
         _info = info;
         _config = GetRegionInfo(VfioInterop.VFIO_PCI_CONFIG_REGION_INDEX);
-        _irqs = new VfioIrqs(fd, address, _log);
+        _irqs = new VfioIrqs(fd, address);
         VendorId = ReadConfig16(PciRegs.PCI_VENDOR_ID);
         DeviceId = ReadConfig16(PciRegs.PCI_DEVICE_ID);
         MsixVectorCount = (int)_irqs.Count(VfioInterop.VFIO_PCI_MSIX_IRQ_INDEX);
@@ -225,13 +223,17 @@ public sealed unsafe class VfioPciDevice : IDisposable
             throw new VfioException($"{(write ? "writing" : "reading")} {size} bytes at config offset 0x{offset:x} of {Address} failed: {(done < 0 ? Libc.Describe(Libc.LastErrno) : $"{done} bytes transferred")}");
     }
 
-    /// <summary>Unmaps the BARs, disables interrupts, closes the device fd (completing a pending unplug), then lets go of the group.</summary>
+    /// <summary>
+    /// Unmaps the BARs (a mapping holds the device open), closes the device fd, which completes a
+    /// pending unplug, then lets go of the group. Interrupts are not turned off one by one first:
+    /// vfio-pci disables every interrupt index of a device whose last fd closes, and each
+    /// SET_IRQS would only delay the close a hypervisor is waiting for.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         foreach (var bar in _bars) bar?.Dispose();
-        _irqs.DisableAll();
         _fd.Dispose();
         _container.ReleaseGroup(_group);
     }

@@ -12,9 +12,9 @@ internal sealed unsafe class E1000eRig : IDisposable
 
     private readonly DmaArena _arena;
 
-    public E1000eRig(int size = 64, int dataRoom = 2048, int poolSize = 1024, int maxFrame = 1518 + 4)
+    public E1000eRig(int size = 64, int dataRoom = 2048, int poolSize = 1024, int maxFrame = 1518 + 4, bool hugePages = true)
     {
-        Pool = Mempool.Create($"e1000e-tests-{Guid.NewGuid():N}"[..24], poolSize, cacheSize: 0, bufferSize: dataRoom + Mempool.DefaultHeadroom);
+        Pool = Mempool.Create($"e1000e-tests-{Guid.NewGuid():N}"[..24], poolSize, cacheSize: 0, bufferSize: dataRoom + Mempool.DefaultHeadroom, allowHugePages: hugePages);
         _arena = new DmaArena("e1000e-tests-rings", (nuint)(2 * size * 16 + 3 * 4096));
         var rxRing = (E1000eRxDescriptor*)_arena.Take(size * sizeof(E1000eRxDescriptor));
         var txRing = (E1000eTxDescriptor*)_arena.Take(size * sizeof(E1000eTxDescriptor));

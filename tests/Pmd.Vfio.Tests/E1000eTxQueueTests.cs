@@ -93,4 +93,28 @@ public sealed class E1000eTxQueueTests
         Assert.Equal(1, rig.Device.Transmit(sink: sent.Add));
         Assert.Equal(100, sent[0].Length);
     }
+
+    [Fact]
+    public void A_buffer_that_crosses_a_page_of_its_pool_is_split_at_the_page()
+    {
+        using var rig = new E1000eRig(size: 32, hugePages: false);
+        Assert.Equal(4096, rig.Pool.Region.PageSize);
+        var held = new List<Mbuf>();
+        Mbuf crossing = default;
+        while (crossing.IsNull)
+        {
+            var m = Packet(rig, 1, 1500);
+            if ((m.DataIova & 4095) + 1500 > 4096) crossing = m;
+            else held.Add(m);
+        }
+        Mbuf.Free(held.ToArray());
+        int before = 4096 - (int)(crossing.DataIova & 4095);
+        Assert.Equal(1, rig.Tx.Burst(new[] { crossing }));
+        Assert.Equal(2, rig.Device.TxQueued);
+        Assert.Equal(((byte)0x02, before), rig.Device.TxDescriptor(0));
+        Assert.Equal(((byte)0x0B, 1500 - before), rig.Device.TxDescriptor(1));
+        var sent = new List<byte[]>();
+        Assert.Equal(1, rig.Device.Transmit(sink: sent.Add));
+        Assert.Equal(Frames.BuildBytes(1, 1500, E1000eRig.Guest, E1000eRig.Host), sent[0]);
+    }
 }

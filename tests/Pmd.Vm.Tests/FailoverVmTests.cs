@@ -82,7 +82,7 @@ public sealed partial class FailoverVmTests(ITestOutputHelper output)
             ? ulong.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"no {name} in TestPmd's xstats of the failover port.\n{vm.Describe()}");
         ulong releaseUs = Xstat("failover_last_release_us"), toPrimary = Xstat("failover_switches_to_primary"), toStandby = Xstat("failover_switches_to_standby");
-        output.WriteLine($"failover port: {toPrimary} switches to the primary, {toStandby} to the standby; the release took {releaseUs / 1000.0:0.0} ms from the request event to the fd close");
+        output.WriteLine($"failover port: {toPrimary} switches to the primary, {toStandby} to the standby; the release took {releaseUs / 1000.0:0.0} ms from the request event to the fd close (TX drain {Xstat("failover_last_release_drain_us") / 1000.0:0.0} ms, stop and close {Xstat("failover_last_release_close_us") / 1000.0:0.0} ms)");
         Assert.Equal(2UL, toPrimary);                       // the hot-plug, and the link coming back
         Assert.Equal(2UL, toStandby);                       // the link going down, and the unplug
         Assert.Equal(0UL, Xstat("failover_state"));         // StandbyOnly: no primary any more

@@ -30,6 +30,7 @@ internal sealed unsafe class E1000ePort : EthPort
     private E1000eRxQueue[] _rx = [];
     private E1000eTxQueue[] _tx = [];
     private DmaArena? _arena;
+    private DmaArena? _stoppedArena;   // freed after the device is closed or reset: unmapping DMA is slow, and a release must not wait for it
     private PortStats _stoppedStats;
     private bool _linkUp;
     private bool _closed;
@@ -137,6 +138,8 @@ internal sealed unsafe class E1000ePort : EthPort
             // A reset clears the counters: keep what they hold.
             _hardwareStats.Accumulate(_mac.Registers);
             _mac.Reset();
+            _stoppedArena?.Dispose();
+            _stoppedArena = null;
             _mac.WriteMacAddress(_address);
             _mac.ClearMulticastTable();
             _mac.SetLinkUp();
@@ -190,7 +193,7 @@ internal sealed unsafe class E1000ePort : EthPort
             }
             foreach (var q in rx) q.Drain();
             foreach (var q in tx) q.Drain();
-            _arena?.Dispose();
+            _stoppedArena = _arena;
             _arena = null;
         }
         UpdateLink();
@@ -199,9 +202,12 @@ internal sealed unsafe class E1000ePort : EthPort
     protected override void OnClose()
     {
         lock (_hardware) _closed = true;
-        _interrupts.Dispose();
-        // Closing the device fd is what lets the hypervisor complete an unplug.
+        // Closing the device fd is what lets the hypervisor complete an unplug: first, before the
+        // slow parts (the kernel turns the interrupts off itself; the rings' DMA mapping goes after).
         _device.Dispose();
+        _interrupts.Dispose();
+        _stoppedArena?.Dispose();
+        _stoppedArena = null;
     }
 
     protected override void OnSetPromiscuous(bool enabled) => UpdateRxModes(Mtu, enabled, AllMulticast);

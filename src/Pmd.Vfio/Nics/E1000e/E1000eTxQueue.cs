@@ -5,8 +5,8 @@ using Pmd.Memory;
 namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
-/// Sends frames on one legacy descriptor ring, one descriptor per mbuf segment, EOP and RS on a
-/// packet's last. The device sets DD there when it has sent the packet; the mbuf is then freed, in
+/// Sends frames on one legacy descriptor ring, one descriptor per mbuf segment (two where a
+/// segment crosses a page of its pool's memory), EOP and RS on a packet's last. The device sets DD there when it has sent the packet; the mbuf is then freed, in
 /// batches. Which mbuf a packet is and where it ends are kept here in private memory: the driver
 /// reads nothing back from the ring but the DD bit of a packet it queued.
 /// </summary>
@@ -14,6 +14,9 @@ internal sealed unsafe class E1000eTxQueue
 {
     /// <summary>Segments one packet may have.</summary>
     public const int MaxSegments = 32;
+
+    /// <summary>Descriptors one packet may take (QEMU's e1000e drops a packet of more than 64 buffers).</summary>
+    public const int MaxDescriptors = 64;
 
     /// <summary>Free slots below which a burst first collects completions (DPDK's tx_free_thresh).</summary>
     private const int FreeThreshold = 32;
@@ -57,9 +60,9 @@ internal sealed unsafe class E1000eTxQueue
         for (; n < mbufs.Length; n++)
         {
             var m = mbufs[n];
-            int segments = m.SegmentCount;
-            if (segments > FreeSlots) break;
-            if (!IsSendable(m, segments))
+            int descriptors = DescriptorsFor(m);
+            if (descriptors > FreeSlots) break;
+            if (descriptors < 0)
             {
                 // Never sendable: take it and drop it, or the caller would retry it forever.
                 Stats.Errors++;
@@ -79,35 +82,57 @@ internal sealed unsafe class E1000eTxQueue
         return n;
     }
 
-    private bool IsSendable(Mbuf m, int segments)
+    /// <summary>Descriptors <paramref name="m"/> takes, or -1 when it can never be sent.</summary>
+    private int DescriptorsFor(Mbuf m)
     {
-        if (segments > MaxSegments || m.PacketLength <= 0 || m.PacketLength > _maxFrame) return false;
+        if (m.SegmentCount > MaxSegments || m.PacketLength <= 0 || m.PacketLength > _maxFrame) return -1;
         // A zero-length descriptor is not something every device takes; neither is a chain that
         // does not add up to the packet length.
-        int total = 0;
+        int total = 0, descriptors = 0;
         for (var seg = m; !seg.IsNull; seg = seg.Next)
         {
-            if (seg.DataLength <= 0) return false;
+            if (seg.DataLength <= 0) return -1;
             total += seg.DataLength;
+            descriptors += Pieces(seg.DataIova, seg.DataLength, PageMask(seg));
         }
-        return total == m.PacketLength;
+        return total == m.PacketLength && descriptors <= MaxDescriptors ? descriptors : -1;
+    }
+
+    /// <summary>
+    /// The page size of the segment's pool, less one. Pages of a pool are contiguous in IOVA but
+    /// not necessarily in the physical memory behind an IOMMU, and QEMU's e1000e maps each TX
+    /// buffer as one physically contiguous range (a buffer that is not is dropped): so a buffer
+    /// never crosses a page.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong PageMask(Mbuf seg) => (ulong)seg.Pool.Region.PageSize - 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Pieces(ulong iova, int length, ulong pageMask)
+    {
+        ulong first = iova & ~pageMask, last = (iova + (ulong)length - 1) & ~pageMask;
+        return (int)((last - first) / (pageMask + 1)) + 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Queue(Mbuf m)
     {
         int first = _tail, slot = _tail, count = 0;
-        for (var seg = m; ; seg = seg.Next)
+        for (var seg = m; !seg.IsNull; seg = seg.Next)
         {
-            count++;
-            var next = seg.Next;
-            if (next.IsNull)
+            ulong iova = seg.DataIova, pageMask = PageMask(seg);
+            int remaining = seg.DataLength;
+            bool lastSegment = seg.Next.IsNull;
+            while (remaining > 0)
             {
-                _ring[slot].Fill(seg.DataIova, seg.DataLength, LastCommand);
-                break;
+                int piece = (int)Math.Min((ulong)remaining, (iova | pageMask) + 1 - iova);
+                remaining -= piece;
+                bool last = lastSegment && remaining == 0;
+                _ring[slot].Fill(iova, piece, last ? LastCommand : E1000eTxDescriptor.CommandInsertFcs);
+                iova += (ulong)piece;
+                count++;
+                if (!last) slot = Next(slot);
             }
-            _ring[slot].Fill(seg.DataIova, seg.DataLength, E1000eTxDescriptor.CommandInsertFcs);
-            slot = Next(slot);
         }
         _packetEndingAt[slot] = m.Handle;
         _lastSlotOf[first] = slot;

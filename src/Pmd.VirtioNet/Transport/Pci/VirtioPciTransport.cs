@@ -189,8 +189,8 @@ internal sealed class VirtioPciTransport : VirtioTransport
     {
         _connected = false;
         try { _common.Status = 0; } catch (Exception) { }
-        _interrupts?.Dispose();
-        // Closing the device fd is what lets the hypervisor complete an unplug.
+        // Closing the device fd is what lets the hypervisor complete an unplug: before anything slower.
         _device.Dispose();
+        _interrupts?.Dispose();
     }
 }
