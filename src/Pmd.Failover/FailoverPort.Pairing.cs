@@ -68,6 +68,7 @@ public sealed partial class FailoverPort
     private void SwitchedToPrimary(EthPort primary)
     {
         _counters.SwitchesToPrimary++;
+        AnnounceSwitch();
         RaiseEvent(PortEventType.Failover, $"primary port {primary.PortId}");
     }
 
@@ -86,6 +87,7 @@ public sealed partial class FailoverPort
                     _machine.Move(FailoverState.PrimaryLinkDown);
                     PublishViews();
                     _counters.SwitchesToStandby++;
+                    AnnounceSwitch();
                     RaiseEvent(PortEventType.Failover, "standby (primary link down)");
                     break;
                 case FailoverState.PrimaryLinkDown when up:

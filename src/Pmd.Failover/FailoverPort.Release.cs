@@ -36,6 +36,7 @@ public sealed partial class FailoverPort
             if (hadTx)
             {
                 _counters.SwitchesToStandby++;
+                AnnounceSwitch();
                 RaiseEvent(PortEventType.Failover, $"standby ({why})");
             }
             _counters.LastFallbackMs = (ulong)clock.ElapsedMilliseconds;

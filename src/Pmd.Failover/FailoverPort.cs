@@ -29,6 +29,7 @@ public sealed partial class FailoverPort : EthPort
     private EthPort? _rxPrimary;
     private EthPort? _txPrimary;
     private EthPort? _primary;
+    private readonly MacAnnouncement _announcement;
     private FailoverCounters _counters;
     private PortStats _retiredStats;
 
@@ -38,6 +39,7 @@ public sealed partial class FailoverPort : EthPort
         _standby = standby;
         _registry = registry;
         _machine = new FailoverStateMachine(name, _log);
+        _announcement = new MacAnnouncement(standby.MacAddress);
         _owner = registry.NewOwner(name);
         if (!registry.TrySetOwner(standby.PortId, _owner))
             throw new InvalidOperationException($"{name}: standby port {standby.PortId} is owned by someone else");
@@ -101,15 +103,17 @@ public sealed partial class FailoverPort : EthPort
         var guard = _txGuard;
         if ((uint)queue >= (uint)guard.Queues) return 0;
         guard.Enter(queue);
-        var primary = Volatile.Read(ref _txPrimary);
-        if (primary is not null)
-        {
-            int n = primary.TxBurst(queue, mbufs);
-            guard.Exit(queue);
-            return n;
-        }
+        var target = Volatile.Read(ref _txPrimary) ?? _standby;
+        if (queue == 0 && _announcement.IsPending) _announcement.SendDue(target);
+        int n = target.TxBurst(queue, mbufs);
         guard.Exit(queue);
-        return _standby.TxBurst(queue, mbufs);
+        return n;
+    }
+
+    /// <summary>After a switch of TX: the MAC is announced on the new path (control thread).</summary>
+    private void AnnounceSwitch()
+    {
+        if (Config?.RxPool is { } pool) _announcement.Request(pool);
     }
 
     /// <summary>Cleans up on whichever port TX uses now; inside the TX guard, so a release waits for it as for a burst.</summary>
@@ -215,6 +219,7 @@ public sealed partial class FailoverPort : EthPort
         new("failover_primary_tx_lost", _counters.PrimaryTxLost),
         new("failover_primary_rx_abandoned", _counters.PrimaryRxAbandoned),
         new("failover_last_fallback_ms", _counters.LastFallbackMs),
+        new("failover_announcements_sent", _announcement.Sent),
         new("failover_last_release_us", _counters.LastReleaseMicroseconds),
         new("failover_last_release_drain_us", _counters.LastDrainMicroseconds),
         new("failover_last_release_close_us", _counters.LastCloseMicroseconds),

@@ -104,7 +104,7 @@ public sealed class FailoverPortTests
 
         var m = f.Pool.Alloc();
         Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
-        Assert.Equal(1, f.Standby.TxCount(0));
+        Assert.Equal(2, f.Standby.TxCount(0));   // the packet, after the first announcement of the MAC on the standby
         f.Standby.FreeTx(0);
     }
 
@@ -122,7 +122,7 @@ public sealed class FailoverPortTests
         Assert.Equal(0, primary.StopCount);
         var m = f.Pool.Alloc();
         Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
-        Assert.Equal(1, f.Standby.FreeTx(0));
+        Assert.Equal(2, f.Standby.FreeTx(0));   // the packet, and the announcement of the MAC that went first
         // RX still polls the primary while its link is down: what it still delivers is not lost.
         var late = f.Pool.Alloc();
         primary.Inject(0, late);
@@ -135,7 +135,7 @@ public sealed class FailoverPortTests
         Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
         m = f.Pool.Alloc();
         Assert.Equal(1, f.Failover.TxBurst(0, new[] { m }));
-        Assert.Equal(1, primary.FreeTx(0));
+        Assert.Equal(2, primary.FreeTx(0));
         Assert.Equal(2UL, Xstat(f, "failover_switches_to_primary"));
         Assert.Equal(1UL, Xstat(f, "failover_switches_to_standby"));
     }
@@ -208,6 +208,44 @@ public sealed class FailoverPortTests
         f.Failover.Start();
         f.Settle();
         Assert.Equal(FailoverState.PrimaryActive, f.Failover.FailoverState);
+    }
+
+    [Fact]
+    public void Every_switch_announces_the_mac_on_the_new_path_three_times_with_rarp()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        var seen = PumpAnnouncements(f, primary);
+        Assert.Equal(MacAnnouncement.Rounds, seen.Count);
+        var rarp = seen[0];
+        Assert.Equal(MacAnnouncement.FrameLength, rarp.Length);
+        Assert.Equal(MacAddress.Broadcast, new MacAddress(rarp.AsSpan(0, 6)));
+        Assert.Equal(FakePair.Mac, new MacAddress(rarp.AsSpan(6, 6)));
+        Assert.Equal([0x80, 0x35, 0, 1, 0x08, 0, 6, 4, 0, 3], rarp[12..22]);
+        Assert.Equal(FakePair.Mac, new MacAddress(rarp.AsSpan(22, 6)));
+        Assert.Equal(FakePair.Mac, new MacAddress(rarp.AsSpan(32, 6)));
+
+        primary.SetLink(false);
+        f.Settle();
+        Assert.Equal(MacAnnouncement.Rounds, PumpAnnouncements(f, f.Standby).Count);
+        Assert.Equal(2UL * MacAnnouncement.Rounds, Xstat(f, "failover_announcements_sent"));
+    }
+
+    /// <summary>Empty TX bursts on queue 0 for half a second (the announcements are 50 ms apart); returns what went out on <paramref name="path"/>.</summary>
+    private static List<byte[]> PumpAnnouncements(FakePair f, FakePort path)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 500) { f.Failover.TxBurst(0, []); Thread.Sleep(5); }
+        var frames = new List<byte[]>();
+        foreach (var m in path.DrainTx(0))
+        {
+            var bytes = new byte[m.PacketLength];
+            m.CopyTo(bytes);
+            frames.Add(bytes);
+            m.Free();
+        }
+        return frames;
     }
 
     private static ulong Xstat(FakePair f, string name) => f.Failover.GetXstats().Single(x => x.Name == name).Value;
@@ -300,7 +338,8 @@ public sealed class FailoverPortTests
         f.Pool.Alloc(burst.AsSpan(0, 3));
         f.Failover.TxBurst(0, burst.AsSpan(0, 3));
         f.Standby.FreeTx(0);
-        Assert.Equal(8UL, f.Failover.GetStats().TxPackets);
+        // 5 + 3 packets, and the first announcement of the MAC on each path: the port sent those too.
+        Assert.Equal(10UL, f.Failover.GetStats().TxPackets);
     }
 
     [Fact]
