@@ -11,8 +11,10 @@ namespace Pmd.Vfio;
 /// Takes PCI functions that appear while the application runs, when its policy allows them: a
 /// function whose vendor:device id is on the allow list is bound to vfio-pci (even if a kernel
 /// driver took it first) and attached as a port, which raises the NEW event a failover port pairs
-/// on. A function that disappears under a port raises that port's Removal event. Without an allow
-/// list nothing is ever bound: the library does not take devices on its own initiative.
+/// on. Functions with an allowed id that are already there when it starts are taken the same way
+/// (a restarted application finds its primary plugged in). A function that disappears under a
+/// port raises that port's Removal event. Without an allow list nothing is ever bound: the
+/// library does not take devices on its own initiative.
 /// </summary>
 public sealed class PciHotplug : IDisposable
 {
@@ -27,6 +29,16 @@ public sealed class PciHotplug : IDisposable
         _allowed = [.. allowed];
         if (_allowed.Count == 0) throw new ArgumentException("a hotplug policy needs at least one vendor:device id to allow", nameof(allowed));
         _monitor = new UeventMonitor(registry.Control, OnUevent);
+        // After the monitor is listening, so that a device appearing meanwhile is not missed (a
+        // second sighting finds its port and is ignored).
+        registry.Control.Post(TakeExisting);
+    }
+
+    private void TakeExisting()
+    {
+        foreach (var device in PciSysfs.List())
+            if (_allowed.Contains(new PciId(device.VendorId, device.DeviceId)))
+                Take(device.Address, new PciId(device.VendorId, device.DeviceId).ToString(), "present at start", device.Driver);
     }
 
     /// <summary>The allow list.</summary>
@@ -74,7 +86,7 @@ public sealed class PciHotplug : IDisposable
         switch (action.Kind)
         {
             case HotplugActionKind.Take:
-                Take(action.Address, e);
+                Take(action.Address, e.Get("PCI_ID") ?? "?", e.Action, e.Get("DRIVER"));
                 break;
             case HotplugActionKind.Remove when PortAt(action.Address) is { } port:
                 HotplugLog.Removed(_log, action.Address.ToString(), port.PortId);
@@ -86,11 +98,11 @@ public sealed class PciHotplug : IDisposable
     private EthPort? PortAt(PciAddress address) =>
         _registry.AllPorts.FirstOrDefault(p => p.Name == address.ToString() && p.State != PortState.Closed);
 
-    private void Take(PciAddress address, Uevent e)
+    private void Take(PciAddress address, string id, string why, string? driver)
     {
         if (PortAt(address) is not null) return;
         var clock = Stopwatch.StartNew();
-        HotplugLog.Taking(_log, address.ToString(), e.Get("PCI_ID") ?? "?", e.Action, e.Get("DRIVER") ?? "none");
+        HotplugLog.Taking(_log, address.ToString(), id, why, driver ?? "none");
         try
         {
             PciSysfs.BindToVfio(address);

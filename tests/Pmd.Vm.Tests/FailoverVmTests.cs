@@ -9,7 +9,8 @@ namespace Pmd.Vm.Tests;
 /// e1000e's id on its hotplug allow list. Once Pmd acks STANDBY, QEMU plugs the e1000e in, Pmd's
 /// uevent monitor binds and probes it, and the failover port claims it by MAC: traffic then flows
 /// on the primary. A link flap of the primary moves TX to virtio and back without letting the
-/// primary go; the hypervisor's unplug (device_del) releases it, and traffic stays on virtio.
+/// primary go. TestPmd restarted finds both devices again by itself. Then, answering pings
+/// (icmpecho), the hypervisor's unplug (device_del) releases the primary and pings go on over virtio.
 /// </summary>
 public sealed partial class FailoverVmTests(ITestOutputHelper output)
 {
@@ -22,7 +23,7 @@ public sealed partial class FailoverVmTests(ITestOutputHelper output)
         var ct = TestContext.Current.CancellationToken;
         string dll = TestPmdBuild.Locate();
         await using var vm = await VmGuest.StartAsync(
-            new VmOptions("failover", GuestScripts.TestPmdInteractive(dll, GuestNic.Failover, "--forward-mode=macswap --hotplug-allow=8086:10d3"))
+            new VmOptions("failover", GuestScripts.TestPmdInteractive(dll, GuestNic.Failover, "--forward-mode=macswap --hotplug-allow=8086:10d3", runs: 2))
             {
                 Nic = GuestNic.Failover,
                 TimeoutSeconds = 600,
@@ -63,18 +64,33 @@ public sealed partial class FailoverVmTests(ITestOutputHelper output)
         Assert.DoesNotContain("device released event", vm.SerialLog[mark..], StringComparison.Ordinal);
         output.WriteLine("link flap of the primary: TX on virtio while down, back on the primary when up, primary kept");
 
-        // The hypervisor's unplug: TX moves to virtio and the device is released, which ends QEMU's wait.
+        // TestPmd restarted: the new process takes the virtio device (-a) and finds the primary, which
+        // is plugged in already and still bound to vfio-pci, through its hotplug policy.
+        mark = vm.SerialLog.Length;
+        TestPmdConsole.Send(vm, "quit");
+        await WaitForOutputAsync(vm, mark, "PMDVM-TESTPMD-START run=2", ct);
+        probes = await MacSwapTraffic.WaitUntilForwardingAsync(vm, hostMac, guestMac, TimeSpan.FromSeconds(120), ct, sendOn: primary);
+        await MacSwapTraffic.SendAndCheckAsync(vm, hostMac, guestMac, new FrameBatch(seq, 500, TestFrames.SizeOf, 32), ct, sendOn: primary);
+        seq += 500;
+        output.WriteLine($"TestPmd restarted: the new process forwards on the primary again ({probes} probes, 500 frames)");
+
+        // Pings, answered over the primary; then the hypervisor's unplug: TX moves to virtio and the
+        // device is released, which ends QEMU's wait; the pings go on over virtio.
+        mark = vm.SerialLog.Length;
+        TestPmdConsole.SendTo(vm, 2, "stop", "set fwd icmpecho", "start");
+        await WaitForOutputAsync(vm, mark, "icmpecho packet forwarding", ct);
+        await PingTraffic.PingAsync(vm, primary, hostMac, guestMac, 50, ct);
         mark = vm.SerialLog.Length;
         var clock = Stopwatch.StartNew();
         await qmp.ExecuteAsync("device_del", new System.Text.Json.Nodes.JsonObject { ["id"] = PrimaryDevice }, cancellationToken: ct);
         await qmp.WaitForEventAsync("DEVICE_DELETED", TimeSpan.FromSeconds(60), cancellationToken: ct);
         double unplugSeconds = clock.Elapsed.TotalSeconds;
         await WaitForOutputAsync(vm, mark, "device request event", ct);
-        await MacSwapTraffic.SendAndCheckAsync(vm, hostMac, guestMac, new FrameBatch(seq, 500, TestFrames.SizeOf, 32), ct, sendOn: standby);
-        seq += 500;
-        output.WriteLine($"device_del {PrimaryDevice} -> DEVICE_DELETED in {unplugSeconds:0.000} s; 500 frames on virtio afterwards");
+        await PingTraffic.PingAsync(vm, standby, hostMac, guestMac, 50, ct);
+        output.WriteLine($"50 pings over the primary; device_del {PrimaryDevice} -> DEVICE_DELETED in {unplugSeconds:0.000} s; 50 pings over virtio afterwards");
 
-        TestPmdConsole.Send(vm, "show port xstats 1", "quit");
+        // "all" is the failover port alone (its halves are owned, so hidden); its id differs between runs.
+        TestPmdConsole.SendTo(vm, 2, "show port xstats all", "quit");
         int rc = await vm.WaitForExitAsync(TimeSpan.FromSeconds(120), ct);
         Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
         string log = vm.GuestOutput;
@@ -82,9 +98,10 @@ public sealed partial class FailoverVmTests(ITestOutputHelper output)
             ? ulong.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"no {name} in TestPmd's xstats of the failover port.\n{vm.Describe()}");
         ulong releaseUs = Xstat("failover_last_release_us"), toPrimary = Xstat("failover_switches_to_primary"), toStandby = Xstat("failover_switches_to_standby");
-        output.WriteLine($"failover port: {toPrimary} switches to the primary, {toStandby} to the standby; the release took {releaseUs / 1000.0:0.0} ms from the request event to the fd close (TX drain {Xstat("failover_last_release_drain_us") / 1000.0:0.0} ms, stop and close {Xstat("failover_last_release_close_us") / 1000.0:0.0} ms)");
-        Assert.Equal(2UL, toPrimary);                       // the hot-plug, and the link coming back
-        Assert.Equal(2UL, toStandby);                       // the link going down, and the unplug
+        output.WriteLine($"second TestPmd's failover port: {toPrimary} switch to the primary, {toStandby} to the standby, {Xstat("failover_announcements_sent")} announcements; " +
+                         $"the release took {releaseUs / 1000.0:0.0} ms from the request event to the fd close (TX off the primary after {Xstat("failover_last_fallback_ms")} ms, TX drain {Xstat("failover_last_release_drain_us") / 1000.0:0.0} ms, stop and close {Xstat("failover_last_release_close_us") / 1000.0:0.0} ms)");
+        Assert.Equal(1UL, toPrimary);                       // the primary found at start
+        Assert.Equal(1UL, toStandby);                       // the unplug
         Assert.Equal(0UL, Xstat("failover_state"));         // StandbyOnly: no primary any more
         Assert.True(unplugSeconds < 5, $"QEMU's unplug took {unplugSeconds:0.0} s: the device was not released promptly.\n{vm.Describe()}");
     }

@@ -117,20 +117,26 @@ public static class GuestScripts
     /// "show port xstats 0", "quit". So the test, not a sleep, decides when the counters are read;
     /// --duration cannot be combined with -i, and only interactive mode shows xstats.
     /// </summary>
-    public static string TestPmdInteractive(string testPmdDll, GuestNic nic, string appArgs, string eal = "") => Library + $"""
+    public static string TestPmdInteractive(string testPmdDll, GuestNic nic, string appArgs, string eal = "", int runs = 1) => Library + $"""
         set -eu
         ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device})
         echo "PMDVM-ADDR=$ADDR"
-        # A fifo rather than a pipe: the feeder can then be killed by its pid if TestPmd ends without reading "quit".
-        mkfifo /tmp/testpmd-stdin
-        pmd_feed "$PMD_VM_RESULTS/{TestPmdCommandsFile}" > /tmp/testpmd-stdin 2> /dev/null &
-        feeder=$!
-        echo "PMDVM-TESTPMD-START"
         set +e
-        dotnet '{testPmdDll}' {eal} -a "$ADDR" -- -i --auto-start {appArgs} < /tmp/testpmd-stdin
-        rc=$?
-        kill "$feeder" 2> /dev/null
-        echo "PMDVM-TESTPMD-EXIT=$rc"
+        # Run r reads its commands from {TestPmdCommandsFile} (run 1) or {TestPmdCommandsFile}-r: a restarted
+        # TestPmd must find its devices again by itself.
+        for r in $(seq 1 {runs}); do
+          commands="$PMD_VM_RESULTS/{TestPmdCommandsFile}"; [ "$r" -gt 1 ] && commands="$commands-$r"
+          # A fifo rather than a pipe: the feeder can then be killed by its pid if TestPmd ends without reading "quit".
+          rm -f /tmp/testpmd-stdin; mkfifo /tmp/testpmd-stdin
+          pmd_feed "$commands" > /tmp/testpmd-stdin 2> /dev/null &
+          feeder=$!
+          echo "PMDVM-TESTPMD-START run=$r"
+          dotnet '{testPmdDll}' {eal} -a "$ADDR" -- -i --auto-start {appArgs} < /tmp/testpmd-stdin
+          rc=$?
+          kill "$feeder" 2> /dev/null
+          echo "PMDVM-TESTPMD-EXIT=$rc run=$r"
+          [ "$rc" -eq 0 ] || break
+        done
         exit $rc
         """;
 

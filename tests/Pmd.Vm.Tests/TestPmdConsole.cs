@@ -8,7 +8,10 @@ namespace Pmd.Vm.Tests;
 public static class TestPmdConsole
 {
     /// <summary>Queues <paramref name="commands"/>, one per line, in this order; the guest polls the file every 0.2 s.</summary>
-    public static void Send(VmGuest vm, params string[] commands) =>
+    public static void Send(VmGuest vm, params string[] commands) => SendTo(vm, run: 1, commands);
+
+    /// <summary>Queues <paramref name="commands"/> for TestPmd's <paramref name="run"/>-th start in the guest (see <see cref="GuestScripts.TestPmdInteractive"/>).</summary>
+    public static void SendTo(VmGuest vm, int run, params string[] commands) =>
         // One write of whole lines: the guest's feeder never sees a command cut in two.
-        File.AppendAllText(Path.Combine(vm.ResultsDir, GuestScripts.TestPmdCommandsFile), string.Concat(commands.Select(c => c + "\n")));
+        File.AppendAllText(Path.Combine(vm.ResultsDir, GuestScripts.TestPmdCommandsFile + (run > 1 ? $"-{run}" : "")), string.Concat(commands.Select(c => c + "\n")));
 }

@@ -44,6 +44,7 @@ internal abstract class ForwardEngine
         ForwardMode.RxOnly => new RxOnlyEngine(),
         ForwardMode.TxOnly => new TxOnlyEngine(),
         ForwardMode.FlowGen => new FlowGenEngine(),
+        ForwardMode.IcmpEcho => new IcmpEchoEngine(),
         _ => throw new ArgumentOutOfRangeException(nameof(mode)),
     };
 }

@@ -9,11 +9,12 @@ internal enum ForwardMode
     RxOnly,
     TxOnly,
     FlowGen,
+    IcmpEcho,
 }
 
 internal static class ForwardModes
 {
-    public const string Names = "io, mac, macswap, rxonly, txonly, flowgen";
+    public const string Names = "io, mac, macswap, rxonly, txonly, flowgen, icmpecho";
 
     public static bool TryParse(string text, out ForwardMode mode)
     {
@@ -25,6 +26,7 @@ internal static class ForwardModes
             case "rxonly": mode = ForwardMode.RxOnly; return true;
             case "txonly": mode = ForwardMode.TxOnly; return true;
             case "flowgen": mode = ForwardMode.FlowGen; return true;
+            case "icmpecho": mode = ForwardMode.IcmpEcho; return true;
             default: mode = default; return false;
         }
     }
@@ -37,6 +39,7 @@ internal static class ForwardModes
         ForwardMode.RxOnly => "rxonly",
         ForwardMode.TxOnly => "txonly",
         ForwardMode.FlowGen => "flowgen",
+        ForwardMode.IcmpEcho => "icmpecho",
         _ => mode.ToString(),
     };
 }

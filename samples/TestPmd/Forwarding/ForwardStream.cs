@@ -39,6 +39,8 @@ internal sealed class ForwardStream(EthPort rxPort, int rxQueue, EthPort txPort,
     public ulong RxPackets;
     public ulong TxPackets;
     public ulong TxDropped;
+    /// <summary>icmpecho: received frames that were not a request it answers (freed).</summary>
+    public ulong RxIgnored;
 
     public ulong ReadRx() => Volatile.Read(ref RxPackets);
     public ulong ReadTx() => Volatile.Read(ref TxPackets);

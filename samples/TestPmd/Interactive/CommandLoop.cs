@@ -196,7 +196,7 @@ internal sealed class CommandLoop(Session session, TextReader input)
           show port info|stats|xstats all|N
           show port summary
           clear port stats all|N
-          set fwd io|mac|macswap|rxonly|txonly|flowgen
+          set fwd io|mac|macswap|rxonly|txonly|flowgen|icmpecho
           set promisc all|N on|off        accept unicast frames for any MAC
           set allmulti all|N on|off       accept every multicast frame
           port attach DEVARGS             e.g. port attach net_virtio_user1,path=/tmp/vhost1.sock

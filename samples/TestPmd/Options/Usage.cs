@@ -22,7 +22,7 @@ internal static class Usage
           -a, --auto-start        start forwarding at once in interactive mode
           --tx-first              send one burst per stream before forwarding starts
           --record-core-cycles    time busy bursts; print the CPU cost per packet on stop
-          --forward-mode=MODE     io (default), mac, macswap, rxonly, txonly, flowgen
+          --forward-mode=MODE     io (default), mac, macswap, rxonly, txonly, flowgen, icmpecho
           --txpkts=N              txonly/flowgen frame size in bytes (default 64)
           --burst=N               packets per burst, 1..512 (default 32)
           --rxq=N, --txq=N        queues per port (default 1)
