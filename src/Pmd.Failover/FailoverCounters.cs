@@ -11,9 +11,12 @@ internal struct FailoverCounters
     public ulong PrimaryRxAbandoned;
     /// <summary>Milliseconds from the last removal or request event until TX was on the standby and no burst used the primary.</summary>
     public ulong LastFallbackMs;
-    /// <summary>Microseconds the last release took, from the event to the primary's close (for VFIO: the device fd closed).</summary>
-    public ulong LastReleaseMicroseconds;
-    /// <summary>Of that: microseconds spent letting the primary finish its TX, and closing it.</summary>
-    public ulong LastDrainMicroseconds;
-    public ulong LastCloseMicroseconds;
+    /// <summary>The last release's timeline, in microseconds from the event: TX off the primary, its TX drained, RX off it, it stopped, it closed (for VFIO: the device fd and the group let go of).</summary>
+    public ReleaseTimeline LastRelease;
+}
+
+/// <summary>When each step of a release ended, in microseconds after the event that asked for it.</summary>
+internal struct ReleaseTimeline
+{
+    public ulong TxOff, Drained, RxOff, Stopped, Closed;
 }

@@ -30,7 +30,8 @@ public sealed partial class FailoverPort
             if (_primary != primary || _machine.State is FailoverState.StandbyOnly or FailoverState.Releasing or FailoverState.Closing) return;
             bool wasRunning = _machine.State is FailoverState.PrimaryActive or FailoverState.PrimaryLinkDown;
             bool hadTx = _machine.State == FailoverState.PrimaryActive;
-            FailoverLog.SwitchedToStandby(_log, Name, primary.PortId, why);
+            // No log line before the device is closed: the first one a process writes costs hundreds of
+            // ms of JIT under emulation, and the hypervisor is waiting. Released (below) says it all.
             _machine.Move(FailoverState.Releasing);
             PublishViews();
             if (hadTx)
@@ -40,26 +41,27 @@ public sealed partial class FailoverPort
                 RaiseEvent(PortEventType.Failover, $"standby ({why})");
             }
             _counters.LastFallbackMs = (ulong)clock.ElapsedMilliseconds;
-            var drainStart = clock.Elapsed;
+            var timeline = new ReleaseTimeline { TxOff = Microseconds(clock) };
             int pending = wasRunning ? DrainTx(primary) : 0;
-            _counters.LastDrainMicroseconds = (ulong)((clock.Elapsed - drainStart).TotalMilliseconds * 1000);
+            timeline.Drained = Microseconds(clock);
             _machine.Move(FailoverState.Closing);
             PublishViews();
+            timeline.RxOff = Microseconds(clock);
             _counters.PrimaryTxLost += (ulong)Math.Max(0, pending);
             _counters.PrimaryRxAbandoned += CountAbandonedRx(primary);
             _retiredStats += primary.GetStats();
-            var closeStart = clock.Elapsed;
             try
             {
                 primary.Stop();
+                timeline.Stopped = Microseconds(clock);
                 primary.Close();
             }
             catch (Exception e)
             {
                 FailoverLog.CloseFailed(_log, Name, primary.PortId, e.Message);
             }
-            _counters.LastCloseMicroseconds = (ulong)((clock.Elapsed - closeStart).TotalMilliseconds * 1000);
-            _counters.LastReleaseMicroseconds = (ulong)(clock.Elapsed.TotalMilliseconds * 1000);
+            timeline.Closed = Microseconds(clock);
+            _counters.LastRelease = timeline;
             _registry.UnsetOwner(primary.PortId, _owner);
             if (_registry.TryGet(primary.PortId, out var same) && same == primary) _registry.Detach(primary.PortId);
             _primary = null;
@@ -67,6 +69,8 @@ public sealed partial class FailoverPort
             FailoverLog.Released(_log, Name, primary.PortId, clock.ElapsedMilliseconds, why, pending);
         }
     }
+
+    private static ulong Microseconds(Stopwatch clock) => (ulong)(clock.Elapsed.Ticks / 10);
 
     /// <summary>
     /// Waits for the primary's TX queues to complete; returns what is still outstanding. A device

@@ -1,3 +1,4 @@
+using Pmd.Threading;
 using Pmd.Ethdev;
 using Pmd.Memory;
 using Pmd.TestPmd.Forwarding;
@@ -29,6 +30,9 @@ internal sealed class Session : IDisposable
         try
         {
             Registry = new PortRegistry();
+            // As DPDK keeps its control threads off the datapath cores: events are handled on the main
+            // lcore's CPU, never in the time slices of a polling lcore (a release waits for them).
+            Registry.Control.Invoke(() => CpuAffinity.PinCurrentThread(lcores.Main));
             _events = new EventPrinter(Registry, output);
             // As the kernel does for STANDBY: a failover port appears over every standby port.
             _failover = Pmd.Failover.FailoverAutoAttach.Enable(Registry);

@@ -14,7 +14,4 @@ internal static partial class E1000eLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Device}: link {Link}")]
     public static partial void LinkChanged(ILogger logger, string device, LinkStatus link);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Device}: the hypervisor asks for the device back")]
-    public static partial void DeviceRequested(ILogger logger, string device);
 }

@@ -240,11 +240,11 @@ internal sealed unsafe class E1000ePort : EthPort
         UpdateLink();
     }
 
-    private void OnDeviceRequest()
-    {
-        E1000eLog.DeviceRequested(_log, Device);
-        RaiseEvent(PortEventType.DeviceRequest);
-    }
+    /// <summary>
+    /// The event only: whoever releases the device is waiting behind this handler, and a process's
+    /// first log line costs hundreds of ms of JIT under emulation (the event is printed by who handles it).
+    /// </summary>
+    private void OnDeviceRequest() => RaiseEvent(PortEventType.DeviceRequest);
 
     /// <summary>Raises a link event when the link differs from what was last reported; a stopped port is down.</summary>
     private void UpdateLink()

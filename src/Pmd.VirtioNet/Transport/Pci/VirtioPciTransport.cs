@@ -152,11 +152,8 @@ internal sealed class VirtioPciTransport : VirtioTransport
     public override void AttachControl(ControlThread control)
     {
         _interrupts = new PciInterrupts(_device, control);
-        _interrupts.WireDeviceRequest(() =>
-        {
-            _log.LogWarning("{Device}: the hypervisor asks for the device back", _device.Address);
-            Raise(TransportEvent.DeviceRequest);
-        });
+        // No log line here: the release waits behind this handler (the event itself is reported).
+        _interrupts.WireDeviceRequest(() => Raise(TransportEvent.DeviceRequest));
     }
 
     private void SetupInterrupts()
