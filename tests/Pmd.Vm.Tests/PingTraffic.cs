@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pmd.TestSupport;
 
 namespace Pmd.Vm.Tests;
 
@@ -72,13 +73,13 @@ public static class PingTraffic
         ip[9] = 1;
         HostIp.CopyTo(ip[12..]);
         GuestIp.CopyTo(ip[16..]);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum(ip[..20]));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip[..20]));
         var icmp = ip[20..];
         icmp[0] = 8;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], Identifier);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], seq);
         for (int i = 0; i < payload; i++) icmp[8 + i] = (byte)(seq + i);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum(icmp));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], InternetChecksum.Compute(icmp));
         return f;
     }
 
@@ -87,19 +88,10 @@ public static class PingTraffic
         if (reply.Length != request.Length) return $"{reply.Length} bytes came back, {request.Length} were sent";
         if (!reply.AsSpan(0, 6).SequenceEqual(request.AsSpan(6, 6)) || !reply.AsSpan(6, 6).SequenceEqual(request.AsSpan(0, 6))) return "MAC addresses not swapped";
         if (!reply.AsSpan(26, 4).SequenceEqual(request.AsSpan(30, 4)) || !reply.AsSpan(30, 4).SequenceEqual(request.AsSpan(26, 4))) return "IP addresses not swapped";
-        if (Checksum(reply.AsSpan(14, 20)) != 0) return "bad IP header checksum";
+        if (InternetChecksum.Compute(reply.AsSpan(14, 20)) != 0) return "bad IP header checksum";
         if (reply[34] != 0 || reply[35] != 0) return $"ICMP type {reply[34]} code {reply[35]}, not an echo reply";
-        if (Checksum(reply.AsSpan(34)) != 0) return "bad ICMP checksum";
+        if (InternetChecksum.Compute(reply.AsSpan(34)) != 0) return "bad ICMP checksum";
         if (!reply.AsSpan(38).SequenceEqual(request.AsSpan(38))) return "identifier, sequence or payload changed";
         return null;
-    }
-
-    private static ushort Checksum(ReadOnlySpan<byte> data)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        if ((data.Length & 1) != 0) sum += (uint)data[^1] << 8;
-        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pmd.TestSupport;
 using Pmd.Ethdev;
 using Pmd.TestPmd.Forwarding;
 
@@ -9,15 +10,6 @@ public sealed class IcmpEchoTests
 {
     private static readonly MacAddress Ours = MacAddress.Parse("52:54:00:12:34:56");
     private static readonly byte[] Asker = [0x02, 0, 0, 0, 0, 0x01];
-
-    private static ushort Checksum(ReadOnlySpan<byte> data)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        if ((data.Length & 1) != 0) sum += (uint)data[^1] << 8;
-        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
 
     private static byte[] EchoRequest(int payload, ushort id = 0x1234, ushort seq = 7)
     {
@@ -32,13 +24,13 @@ public sealed class IcmpEchoTests
         ip[9] = 1;
         new byte[] { 10, 0, 0, 1 }.CopyTo(ip[12..]);
         new byte[] { 10, 0, 0, 2 }.CopyTo(ip[16..]);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum(ip[..20]));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip[..20]));
         var icmp = ip[20..];
         icmp[0] = 8;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], id);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], seq);
         for (int i = 0; i < payload; i++) icmp[8 + i] = (byte)(i * 3);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum(icmp));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], InternetChecksum.Compute(icmp));
         return f;
     }
 
@@ -55,9 +47,9 @@ public sealed class IcmpEchoTests
         Assert.Equal(Ours, new MacAddress(f.AsSpan(6, 6)));
         Assert.Equal(new byte[] { 10, 0, 0, 2 }, f[26..30]);
         Assert.Equal(new byte[] { 10, 0, 0, 1 }, f[30..34]);
-        Assert.Equal(0, Checksum(f.AsSpan(14, 20)));                      // IP header checksum still right
+        Assert.Equal(0, InternetChecksum.Compute(f.AsSpan(14, 20)));                      // IP header checksum still right
         Assert.Equal(0, f[34]);                                            // echo reply
-        Assert.Equal(0, Checksum(f.AsSpan(34)));                           // ICMP checksum right
+        Assert.Equal(0, InternetChecksum.Compute(f.AsSpan(34)));                           // ICMP checksum right
         Assert.Equal(original[38..], f[38..]);                             // id, sequence and payload untouched
     }
 
