@@ -13,6 +13,8 @@ internal struct FailoverCounters
     public ulong LastFallbackMs;
     /// <summary>The last release's timeline, in microseconds from the event: TX off the primary, its TX drained, RX off it, it stopped, it closed (for VFIO: the device fd and the group let go of).</summary>
     public ReleaseTimeline LastRelease;
+    /// <summary>The hypervisor's requests to announce the MAC (VIRTIO_NET_S_ANNOUNCE on the standby).</summary>
+    public ulong AnnounceRequests;
 }
 
 /// <summary>When each step of a release ended, in microseconds after the event that asked for it.</summary>

@@ -63,6 +63,7 @@ public sealed partial class FailoverPort
             PublishViews();
             if (up) SwitchedToPrimary(primary);
         }
+        ReleasePathWarmup.Run();
     }
 
     private void SwitchedToPrimary(EthPort primary)

@@ -167,12 +167,13 @@ public sealed unsafe class VfioContainer : IDisposable
         _mapped.Clear();
     }
 
-    private void Detach(VfioGroup group)
-    {
-        if (!group.TryUnsetContainer(out int errno))
-            _log.LogWarning("VFIO_GROUP_UNSET_CONTAINER on {Path} failed: {Error}", group.Path, Libc.Describe(errno));
-        group.Dispose();
-    }
+    /// <summary>
+    /// Closing the group fd detaches it from the container (the kernel does that on release), so no
+    /// VFIO_GROUP_UNSET_CONTAINER first: after a hot-unplug that ioctl fails (EINVAL) anyway, and a
+    /// warning there would be the process's first log line, hundreds of ms of JIT under emulation,
+    /// on the path a hypervisor's wait-unplug is waiting on.
+    /// </summary>
+    private static void Detach(VfioGroup group) => group.Dispose();
 
     private void OnDmaRegionChanged(DmaRegion region, bool added)
     {

@@ -19,13 +19,14 @@ public sealed unsafe class VirtioNetPort : EthPort
     public const ulong SupportedFeatures =
         (1UL << Version1) | (1UL << Mac) | (1UL << Status) | (1UL << MrgRxBuf) | (1UL << CtrlVq) | (1UL << CtrlRx)
         | (1UL << Mq) | (1UL << VirtioFeatures.Mtu) | (1UL << Csum) | (1UL << GuestCsum) | (1UL << RingPacked) | (1UL << InOrder)
-        | (1UL << EventIdx) | (1UL << IndirectDesc) | (1UL << AnyLayout) | (1UL << Standby);
+        | (1UL << EventIdx) | (1UL << IndirectDesc) | (1UL << AnyLayout) | (1UL << Standby) | (1UL << GuestAnnounce);
 
     private readonly VirtioTransport _transport;
     private readonly VirtioNetOptions _options;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet");
     private const int ControlQueueSize = 64;
     private ControlQueue? _controlQueue;
+    private ulong _announceRequests;
     private VirtioRxQueue[] _rx = [];
     private VirtioTxQueue[] _tx = [];
     private DmaArena? _arena;
@@ -115,6 +116,10 @@ public sealed unsafe class VirtioNetPort : EthPort
             throw new NotSupportedException($"{Name}: the device does not offer VIRTIO_F_VERSION_1; legacy devices are not supported");
         _negotiated = offered & (wanted | _transport.TransportFeatures);
         if (!Has(_negotiated, CtrlVq)) _negotiated &= ~(Bit(CtrlRx) | Bit(Mq));
+        // Announcing is taken on only for a failover standby, whose owner answers the requests
+        // (AnnounceRequest) on the path TX takes; a port nobody answers for keeps QEMU's own RARPs.
+        // It needs a real control queue to ack on: a vhost-user backend has no hypervisor to ask.
+        if (!Has(_negotiated, Standby) || !Has(_negotiated, CtrlVq) || _transport.EmulatesControlQueue) _negotiated &= ~Bit(GuestAnnounce);
         var config = _transport.ReadConfig();
         _mac = Has(_negotiated, Mac) && config.Mac is { } mac ? new MacAddress(mac) : _mac;
         if (_mac.IsZero) _mac = new MacAddress([0x02, 0, 0, 0, 0, 1]);
@@ -296,10 +301,35 @@ public sealed unsafe class VirtioNetPort : EthPort
             case TransportEvent.ConfigChanged:
                 var status = _transport.ReadConfig().Status;
                 SetLink(status is null || (status & VirtioNetConfig.LinkUp) != 0);
+                if (status is { } s && (s & VirtioNetConfig.Announce) != 0) OnAnnounceRequested();
                 break;
             case TransportEvent.DeviceRequest:
                 RaiseEvent(PortEventType.DeviceRequest);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The device asks for an announcement (VIRTIO 5.1.6.5.4): the owner sends it from the event's
+    /// callbacks, and the ack, queued on the control thread behind them, then clears the status
+    /// bit, which lets QEMU go on to its next announce round.
+    /// </summary>
+    private void OnAnnounceRequested()
+    {
+        if (!Has(_negotiated, GuestAnnounce)) return;
+        _announceRequests++;
+        RaiseEvent(PortEventType.AnnounceRequest);
+        if (Registry is { } registry) registry.Control.Post(AckAnnounce);
+        else AckAnnounce();
+    }
+
+    private void AckAnnounce()
+    {
+        if (_controlQueue is null) return;   // stopped meanwhile: the device resets the status with the queues
+        try { SendControl(ControlCommands.ClassAnnounce, ControlCommands.AnnounceAck, []); }
+        catch (Exception e) when (e is InvalidOperationException or InvalidDataException or TimeoutException)
+        {
+            VirtioNetLog.AnnounceAckFailed(_log, Name, e.Message);
         }
     }
 
@@ -361,6 +391,7 @@ public sealed unsafe class VirtioNetPort : EthPort
             list.Add(new($"tx_q{i}_corrupt_used", _tx[i].CorruptEntries));
             list.Add(new($"tx_q{i}_kicks", s.Kicks));
         }
+        list.Add(new("announce_requests", _announceRequests));
         return list;
     }
 }

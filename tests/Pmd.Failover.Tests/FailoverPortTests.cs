@@ -114,6 +114,7 @@ public sealed class FailoverPortTests
         using var f = new FakePair();
         var primary = f.AddPrimary("vf");
         f.Settle();
+        Assert.Equal(1, primary.FreeTx(0));   // the announcement of the MAC on the primary, sent at once
         primary.SetLink(false);
         f.Settle();
         Assert.Equal(FailoverState.PrimaryLinkDown, f.Failover.FailoverState);
@@ -214,6 +215,7 @@ public sealed class FailoverPortTests
     public void Every_switch_announces_the_mac_on_the_new_path_three_times_with_rarp()
     {
         using var f = new FakePair();
+        f.Failover.AnnouncementInterval = TimeSpan.FromMilliseconds(20);
         var primary = f.AddPrimary("vf");
         f.Settle();
         var seen = PumpAnnouncements(f, primary);
@@ -232,11 +234,50 @@ public sealed class FailoverPortTests
         Assert.Equal(2UL * MacAnnouncement.Rounds, Xstat(f, "failover_announcements_sent"));
     }
 
-    /// <summary>Empty TX bursts on queue 0 for half a second (the announcements are 50 ms apart); returns what went out on <paramref name="path"/>.</summary>
+    [Fact]
+    public void An_announce_request_on_the_standby_sends_one_rarp_on_the_path_tx_takes_now()
+    {
+        using var f = new FakePair();
+        var primary = f.AddPrimary("vf");
+        f.Settle();
+        primary.FreeTx(0);   // the switch's own announcement
+        f.Standby.Raise(PortEventType.AnnounceRequest);
+        f.Settle();
+        var frames = PumpAnnouncements(f, primary);
+        Assert.Single(frames);
+        Assert.Equal([0x80, 0x35], frames[0][12..14]);
+        Assert.Equal(0, f.Standby.TxCount(0));
+        Assert.Equal(1UL, Xstat(f, "failover_announce_requests"));
+
+        primary.SetLink(false);
+        f.Settle();
+        f.Standby.FreeTx(0);
+        f.Standby.Raise(PortEventType.AnnounceRequest);
+        f.Settle();
+        Assert.Single(PumpAnnouncements(f, f.Standby));
+        Assert.Equal(0, primary.TxCount(0));
+        // A request for another port is not ours.
+        primary.Raise(PortEventType.AnnounceRequest);
+        f.Settle();
+        Assert.Equal(2UL, Xstat(f, "failover_announce_requests"));
+    }
+
+    [Fact]
+    public void An_announce_request_goes_on_announcing_for_longer_than_qemus_rounds()
+    {
+        using var f = new FakePair();
+        f.Failover.AnnouncementInterval = TimeSpan.FromMilliseconds(5);
+        f.Standby.Raise(PortEventType.AnnounceRequest);
+        f.Settle();
+        var frames = PumpAnnouncements(f, f.Standby);
+        Assert.Equal(FailoverPort.FramesPerAnnounceRequest, frames.Count);
+        Assert.All(frames, rarp => Assert.Equal([0x80, 0x35], rarp[12..14]));
+    }
+
+    /// <summary>Waits half a second with no TX burst at all (the control thread sends the announcements, 20 ms apart here); returns what went out on <paramref name="path"/>.</summary>
     private static List<byte[]> PumpAnnouncements(FakePair f, FakePort path)
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < 500) { f.Failover.TxBurst(0, []); Thread.Sleep(5); }
+        Thread.Sleep(500);
         var frames = new List<byte[]>();
         foreach (var m in path.DrainTx(0))
         {

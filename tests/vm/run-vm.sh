@@ -22,6 +22,7 @@
 #                      e1000e primary0 with failover_pair_id=net0 and the same MAC on its own root port and
 #                      UDP netdev n1 (PMD_VM_PORT_GUEST2 / PMD_VM_PORT_HOST2); QEMU plugs it in once the
 #                      guest's virtio driver acks VIRTIO_NET_F_STANDBY.
+#   PMD_VM_NO_PRIMARY  1: with failover, no e1000e primary at all                default: 0
 #   PMD_VM_MAC         MAC of the device under test                           default: 52:54:00:12:34:56
 #   PMD_VM_PACKED      1: packed=on on virtio-net-pci (ignored for e1000e)      default: 0
 #   PMD_VM_QMP         QMP unix socket path                                     default: $PMD_VM_RESULTS/qmp.sock
@@ -32,6 +33,15 @@
 #   PMD_VM_NETDEV      dgram|socket (fallback: -netdev socket,udp=,localaddr=) default: dgram
 #   PMD_VM_IOMMU_AW_BITS  intel-iommu aw-bits (39 or 48)                     default: QEMU 7.2's, 39: IOVAs < 2^39
 #   PMD_VM_QEMU_EXTRA  extra QEMU arguments (word-split)
+# For live migration (tests/vm/migration/migrate.py sets these):
+#   PMD_VM_INITRD      an initrd that is the whole root (tests/vm/migration/payload.sh): no host-root 9p share,
+#                      pmdvm_root=initramfs (see guest/init)
+#   PMD_VM_TAP0 / PMD_VM_TAP1  tap devices (existing, in QEMU's network namespace) as the netdevs n0 / n1
+#                      instead of the UDP wires
+#   PMD_VM_INCOMING    -incoming URI: this QEMU waits for a migrated guest
+#   PMD_VM_SERIAL_SOCKET  path: the serial port is a unix socket (QEMU listens) for the guest's console input,
+#                      its output still logged to serial.log
+#   PMD_VM_QMP_EVENTS  path of a second QMP socket, for a client that only records events
 # Results dir afterwards: serial.log (the whole console), guest-output.log (the command's output),
 #   exit-status (the command's exit status, written by the guest), qemu.cmd, qemu.log, run-vm.log.
 # Exit status: the guest command's, or 124 when QEMU had to be killed at the timeout, 125 on harness errors.
@@ -65,6 +75,9 @@ udp_netdev() {
   esac
 }
 NET=$(udp_netdev n0 "$PORT_GUEST" "$PORT_HOST") || { echo "run-vm: PMD_VM_NETDEV=$NETDEV?" >&2; exit 125; }
+tap_netdev() { echo "tap,id=$1,ifname=$2,script=no,downscript=no"; }
+[ -n "${PMD_VM_TAP0:-}" ] && NET=$(tap_netdev n0 "$PMD_VM_TAP0")
+NET1=$(udp_netdev n1 "$PORT_GUEST2" "$PORT_HOST2"); [ -n "${PMD_VM_TAP1:-}" ] && NET1=$(tap_netdev n1 "$PMD_VM_TAP1")
 EXTRA_NIC=()
 # Same id, netdev and slot for every NIC: QMP set_link n0 and device_del net0 mean the same thing to each.
 case $NIC in
@@ -77,22 +90,32 @@ case $NIC in
   failover)
           DUT="virtio-net-pci,id=net0,netdev=n0,mac=$MAC,bus=rp1,romfile=,disable-legacy=on,iommu_platform=on,ats=on,failover=on"
           EXTRA_NIC=(-device pcie-root-port,id=rp2,chassis=2,slot=2,bus=pcie.0
-                     -netdev "$(udp_netdev n1 "$PORT_GUEST2" "$PORT_HOST2")"
+                     -netdev "$NET1"
                      -device "e1000e,id=primary0,netdev=n1,mac=$MAC,bus=rp2,romfile=,failover_pair_id=net0")
-          DESC="failover (virtio standby + e1000e primary, n1 guest:$PORT_GUEST2 host:$PORT_HOST2)" ;;
+          DESC="failover (virtio standby + e1000e primary, n1 guest:$PORT_GUEST2 host:$PORT_HOST2)"
+          # PMD_VM_NO_PRIMARY=1: the standby alone (a failover guest that has no VF on this host).
+          [ "${PMD_VM_NO_PRIMARY:-0}" = 1 ] && { EXTRA_NIC=(); DESC="failover standby without a primary"; } ;;
   *) echo "run-vm: PMD_VM_NIC=$NIC? (virtio, e1000e or failover)" >&2; exit 125 ;;
 esac
 APPEND="console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
+INITRD=$D/initramfs.cpio.gz
+ROOTFS=(-fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot)
+if [ -n "${PMD_VM_INITRD:-}" ]; then INITRD=$PMD_VM_INITRD; ROOTFS=(); APPEND="$APPEND pmdvm_root=initramfs"; fi
+SERIAL=(-serial file:"$RES/serial.log")
+[ -n "${PMD_VM_SERIAL_SOCKET:-}" ] && SERIAL=(-chardev socket,id=ser0,path="$PMD_VM_SERIAL_SOCKET",server=on,wait=off,logfile="$RES/serial.log" -serial chardev:ser0)
+MIGRATION=()
+[ -n "${PMD_VM_QMP_EVENTS:-}" ] && MIGRATION+=(-qmp unix:"$PMD_VM_QMP_EVENTS",server=on,wait=off)
+[ -n "${PMD_VM_INCOMING:-}" ] && MIGRATION+=(-incoming "$PMD_VM_INCOMING")
 
 ARGS=(qemu-system-x86_64 -name pmd-vm -machine q35,kernel-irqchip=split -accel tcg -cpu max -smp "$SMP" -m "$MEM"
   -bios /usr/share/qemu/qboot.rom -device "$IOMMU"
-  -kernel "$D/vmlinuz" -initrd "$D/initramfs.cpio.gz" -append "$APPEND"
-  -fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot
+  -kernel "$D/vmlinuz" -initrd "$INITRD" -append "$APPEND"
+  "${ROOTFS[@]}"
   -fsdev local,id=fs1,path="$RES",security_model=none -device virtio-9p-pci,fsdev=fs1,mount_tag=results
   -device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0
   -netdev "$NET" -device "$DUT" "${EXTRA_NIC[@]}"
-  -qmp unix:"$QMP",server=on,wait=off
-  -display none -serial file:"$RES/serial.log" -monitor none -no-reboot -nodefaults)
+  -qmp unix:"$QMP",server=on,wait=off "${MIGRATION[@]}"
+  -display none "${SERIAL[@]}" -monitor none -no-reboot -nodefaults)
 # shellcheck disable=SC2206
 [ -n "${PMD_VM_QEMU_EXTRA:-}" ] && ARGS+=(${PMD_VM_QEMU_EXTRA})
 printf '%q ' "${ARGS[@]}" > "$RES/qemu.cmd"; echo >> "$RES/qemu.cmd"

@@ -15,6 +15,11 @@ public enum PortEventType
     Destroy,
     /// <summary>A failover port switched between its primary and standby.</summary>
     Failover,
+    /// <summary>
+    /// The hypervisor asks the guest to announce the port's MAC to the network, as after a live
+    /// migration (virtio's VIRTIO_NET_S_ANNOUNCE, with VIRTIO_NET_F_GUEST_ANNOUNCE).
+    /// </summary>
+    AnnounceRequest,
 }
 
 /// <summary>One event, as delivered to callbacks on the control thread.</summary>

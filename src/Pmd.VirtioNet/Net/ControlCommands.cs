@@ -8,6 +8,8 @@ public static class ControlCommands
     public const byte RxAllMulti = 1;
     public const byte ClassMac = 1;
     public const byte MacAddrSet = 1;
+    public const byte ClassAnnounce = 3;
+    public const byte AnnounceAck = 0;
     public const byte ClassMq = 4;
     public const byte MqVqPairsSet = 0;
     public const byte AckOk = 0;
