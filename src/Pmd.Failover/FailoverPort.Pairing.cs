@@ -63,7 +63,7 @@ public sealed partial class FailoverPort
             PublishViews();
             if (up) SwitchedToPrimary(primary);
         }
-        ReleasePathWarmup.Run();
+        ReleasePathWarmup.Start();
     }
 
     private void SwitchedToPrimary(EthPort primary)

@@ -38,6 +38,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -163,37 +164,55 @@ class Guest:
         self._out = open(os.path.join(self.dir, "run-vm.out"), "w")
         self.proc = subprocess.Popen(["bash", os.path.join(REPO, "tests/vm/run-vm.sh")], env=env,
                                      stdout=self._out, stderr=subprocess.STDOUT)
+        self._connect_console()
         self.events = EventLog(os.path.join(self.dir, "events.sock"), name)
         self.qmp = Qmp(self.qmp_path)
 
-    def serial_log(self):
+    def _connect_console(self):
+        """The serial port's socket, held for the guest's whole life: what the guest writes is read here
+        (QEMU's own serial.log doubles characters while a client is connected), commands go back on it."""
+        deadline = time.time() + 60
+        while True:
+            try:
+                self._console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._console.connect(self.serial)
+                break
+            except OSError:
+                self._console.close()
+                if time.time() > deadline:
+                    raise TimeoutError(f"{self.name}: no serial socket at {self.serial}")
+                time.sleep(0.1)
+        self._text, self._text_lock = [], threading.Lock()
+        self._copy = open(os.path.join(self.dir, "console.log"), "wb")
+        threading.Thread(target=self._read_console, daemon=True, name=f"console-{self.name}").start()
+
+    def _read_console(self):
         try:
-            with open(os.path.join(self.dir, "serial.log"), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+            while data := self._console.recv(65536):
+                self._copy.write(data)
+                self._copy.flush()
+                with self._text_lock:
+                    self._text.append(data.decode(errors="replace"))
+        except OSError:
+            pass
+
+    def serial_log(self):
+        with self._text_lock:
+            self._text[:] = ["".join(self._text)]
+            return self._text[0]
 
     def wait_serial(self, text, timeout, start=0):
         deadline = time.time() + timeout
         while text not in (log := self.serial_log()[start:]):
             if time.time() > deadline or self.proc.poll() is not None or "PMDVM: guest command exit" in log:
-                raise TimeoutError(f"{self.name}: no '{text}' on the console within {timeout} s (see {self.dir}/serial.log)")
+                raise TimeoutError(f"{self.name}: no '{text}' on the console within {timeout} s (see {self.dir}/console.log)")
             time.sleep(0.2)
 
     def send(self, *lines):
         """Types lines on the guest's serial port (the console's input)."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.serial)
         for line in lines:
-            s.sendall(line.encode() + b"\n")
+            self._console.sendall(line.encode() + b"\n")
             time.sleep(0.3)
-        s.setblocking(False)
-        try:
-            while s.recv(65536):
-                pass
-        except BlockingIOError:
-            pass
-        s.close()
 
     def quit(self):
         try:
