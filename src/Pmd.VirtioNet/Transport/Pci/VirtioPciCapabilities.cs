@@ -17,7 +17,7 @@ internal sealed record VirtioPciCapabilities(VirtioPciRegion Common, VirtioPciRe
     private const ushort StatusCapList = 0x10;
     private const int CommonCfg = 1, NotifyCfg = 2, IsrCfg = 3, DeviceCfg = 4;
 
-    public static VirtioPciCapabilities Read(VfioPciDevice device)
+    public static VirtioPciCapabilities Read(IPciConfigSpace device)
     {
         if ((device.ReadConfig16(0x06) & StatusCapList) == 0)
             throw new NotSupportedException($"{device.Address}: no PCI capability list, so not a modern virtio device");
@@ -52,7 +52,7 @@ internal sealed record VirtioPciCapabilities(VirtioPciRegion Common, VirtioPciRe
         return new VirtioPciCapabilities(common.Value, notify.Value, multiplier, isr.Value, config);
     }
 
-    private static VirtioPciRegion Checked(VfioPciDevice device, VirtioPciRegion region, uint minLength)
+    private static VirtioPciRegion Checked(IPciConfigSpace device, VirtioPciRegion region, uint minLength)
     {
         if (region.Bar > 5) throw new InvalidDataException($"{device.Address}: virtio capability names BAR {region.Bar}");
         ulong barLength = device.BarLength(region.Bar);
