@@ -52,6 +52,9 @@ export AFL_SKIP_BIN_CHECK=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPU
 # Shared cores: no pinning; and the runtime's start-up under load can take seconds.
 export AFL_NO_AFFINITY=1 AFL_FORKSRV_INIT_TMOUT=60000
 [[ ${FUZZ_RESUME:-0} == 1 ]] && export AFL_AUTORESUME=1
+# Scratch files of the harnesses (vhost-user-reply's socket), which afl's SIGKILL leaves behind.
+export TMPDIR=$out/tmp
+mkdir -p "$TMPDIR"
 
 for t in "${targets[@]}"; do
   dir=$out/$t

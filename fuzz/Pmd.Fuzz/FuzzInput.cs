@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Pmd.Fuzz;
 
 /// <summary>
@@ -46,6 +44,4 @@ internal ref struct FuzzInput(ReadOnlySpan<byte> data)
         _rest = default;
         return rest;
     }
-
-    public static uint LittleEndian32(ReadOnlySpan<byte> bytes) => BinaryPrimitives.ReadUInt32LittleEndian(bytes);
 }

@@ -24,6 +24,7 @@ internal static class Replay
                 Console.WriteLine($"FINDING {target.Name} {file}\n  input: {Convert.ToHexString(input.AsSpan(0, Math.Min(input.Length, 512)))}\n  {e}");
             }
         }
+        (target as IDisposable)?.Dispose();
         Console.WriteLine($"{target.Name}: {files.Count} inputs, {failed} findings");
         return failed == 0 && files.Count > 0 ? 0 : 1;
     }

@@ -10,7 +10,8 @@ namespace Pmd.Fuzz.Targets;
 /// devargs: DevArgs.Parse and DriverRegistry.Resolve over the input as text, with Pmd's real
 /// drivers registered and PCI ids read from the input instead of sysfs. The only error allowed
 /// is DevArgsException. A string that resolves must give each driver values its Probe can
-/// convert: Probe is told the keys were checked, and calls int.Parse and MacAddress.Parse on them.
+/// convert (Probe is told the keys were checked, and calls int.Parse and MacAddress.Parse on
+/// them), and a PCI device's canonical name must be its address.
 /// </summary>
 internal sealed class DevArgsTarget : FuzzTarget
 {
@@ -59,6 +60,8 @@ internal sealed class DevArgsTarget : FuzzTarget
             if (spec.Kind == DevArgKind.Mac)
                 InvariantException.Check(MacAddress.TryParse(value, out _), "a checked MAC is not one MacAddress.Parse takes");
         }
-        InvariantException.Check(DevArgs.Parse(args.Text).Name == args.Name, "parsing the same text twice gave another name");
+        // A PCI device's name is its address in canonical form, which must read back as the same address.
+        if (args.Pci is { } pci)
+            InvariantException.Check(PciAddress.TryParse(args.Name, out var again) && again == pci, "a PCI device's canonical name does not parse back to its address");
     }
 }
