@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host for Pmd, idempotently, as root: the packages the tests and the demo
 # need (DPDK's testpmd as the vhost-user peer, gcc for the layout tests, ping and iproute2 for the
-# migration test's bridge) and 2 MiB hugepages.
+# migration test's bridge, afl++ for the fuzz smoke test) and 2 MiB hugepages.
 set -euo pipefail
 
 HUGEPAGES=${PMD_HUGEPAGES:-1024}
-packages=(dpdk dpdk-dev gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2)
+packages=(dpdk dpdk-dev gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ namespace Pmd.Vfio;
 /// config space through the device fd, and interrupts as eventfds. Disposing closes the device fd,
 /// which is what lets the hypervisor finish a hot-unplug.
 /// </summary>
-public sealed unsafe class VfioPciDevice : IDisposable
+public sealed unsafe class VfioPciDevice : IDisposable, IPciConfigSpace
 {
     private const int BarCount = 6;
 

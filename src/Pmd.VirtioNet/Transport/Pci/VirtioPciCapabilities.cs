@@ -16,8 +16,9 @@ internal sealed record VirtioPciCapabilities(VirtioPciRegion Common, VirtioPciRe
     private const int CapabilityPointer = 0x34;
     private const ushort StatusCapList = 0x10;
     private const int CommonCfg = 1, NotifyCfg = 2, IsrCfg = 3, DeviceCfg = 4;
+    private const int CapLength = 16, NotifyCapLength = 20, CapabilityAreaEnd = 0x100;
 
-    public static VirtioPciCapabilities Read(VfioPciDevice device)
+    public static VirtioPciCapabilities Read(IPciConfigSpace device)
     {
         if ((device.ReadConfig16(0x06) & StatusCapList) == 0)
             throw new NotSupportedException($"{device.Address}: no PCI capability list, so not a modern virtio device");
@@ -32,6 +33,11 @@ internal sealed record VirtioPciCapabilities(VirtioPciRegion Common, VirtioPciRe
             if (id == CapVendor)
             {
                 int type = device.ReadConfig8(pos + 3);
+                // Capabilities live in the first 256 bytes, all a conventional device's config space
+                // has; one that would run past them is garbage, not a read beyond the end.
+                int length = type == NotifyCfg ? NotifyCapLength : CapLength;
+                if (pos + length > CapabilityAreaEnd)
+                    throw new InvalidDataException($"{device.Address}: virtio capability at 0x{pos:x} ({length} bytes) runs past config offset 0x{CapabilityAreaEnd:x}");
                 var region = new VirtioPciRegion(device.ReadConfig8(pos + 4), device.ReadConfig32(pos + 8), device.ReadConfig32(pos + 12));
                 // The first capability of each type is the preferred one (4.1.4.1).
                 switch (type)
@@ -52,7 +58,7 @@ internal sealed record VirtioPciCapabilities(VirtioPciRegion Common, VirtioPciRe
         return new VirtioPciCapabilities(common.Value, notify.Value, multiplier, isr.Value, config);
     }
 
-    private static VirtioPciRegion Checked(VfioPciDevice device, VirtioPciRegion region, uint minLength)
+    private static VirtioPciRegion Checked(IPciConfigSpace device, VirtioPciRegion region, uint minLength)
     {
         if (region.Bar > 5) throw new InvalidDataException($"{device.Address}: virtio capability names BAR {region.Bar}");
         ulong barLength = device.BarLength(region.Bar);
