@@ -238,6 +238,27 @@ public sealed unsafe class RingTests
         }
     }
 
+    [Fact]
+    public void The_in_order_record_keeps_the_oldest_through_returns_out_of_order()
+    {
+        // Found by the ring fuzz targets: a device that returns buffers out of order under
+        // IN_ORDER leaves holes in the driver's order record; when it filled up, compacting it
+        // kept the old place of the id being lent again, and the record overran its oldest entry.
+        var table = new InflightTable(4, trackOrder: true);
+        for (ushort id = 0; id < 4; id++) table.Add(id, 10 + id, 1, 0);
+        Assert.Equal(12, table.Remove(2));     // out of order: a hole
+        table.Add(2, 22, 1, 0);                 // the record is full: compacted first
+        Assert.Equal(0, table.Oldest);
+        table.Remove(0);
+        table.Remove(1);
+        Assert.Equal(3, table.Oldest);
+        table.Remove(3);
+        Assert.Equal(2, table.Oldest);
+        Assert.Equal(22, table.Remove(2));
+        Assert.Equal(-1, table.Oldest);
+        Assert.Equal(0, table.Count);
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public void An_indirect_chain_takes_one_slot_and_the_device_reads_every_segment(bool packed)

@@ -51,9 +51,8 @@ internal sealed unsafe class PackedRingTarget : FuzzTarget
             ledger.CheckAccounting(ring.FreeCount, size);
         }
         RingDriver.ReclaimAll(ref ring, ledger);
-        // With IN_ORDER a reclaimed ring cannot lend again (fuzz/findings/split-ring-inorder-reclaim.md):
-        // harmless while a port makes new rings on every start, so not checked, lest it hide other findings.
-        if (!config.Features.InOrder) CheckWholeAgain(ref ring, desc, size);
+        // A reclaimed ring lends its whole size again, IN_ORDER too (fuzz/regressions/split-ring/inorder-reclaim).
+        CheckWholeAgain(ref ring, desc, size);
     }
 
     /// <summary>

@@ -67,9 +67,8 @@ internal sealed unsafe class SplitRingTarget : FuzzTarget
             ledger.CheckAccounting(ring.FreeCount, size);
         }
         RingDriver.ReclaimAll(ref ring, ledger);
-        // With IN_ORDER a reclaimed ring cannot lend again (fuzz/findings/split-ring-inorder-reclaim.md):
-        // harmless while a port makes new rings on every start, so not checked, lest it hide other findings.
-        if (!config.Features.InOrder) CheckWholeAgain(ref ring, availRing, size);
+        // A reclaimed ring lends its whole size again, IN_ORDER too (fuzz/regressions/split-ring/inorder-reclaim).
+        CheckWholeAgain(ref ring, availRing, size);
     }
 
     /// <summary>Lends every descriptor once more: the free list must hold each id exactly once.</summary>

@@ -40,6 +40,8 @@ internal sealed class InflightTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(ushort id, nint cookie, ushort chainLength, uint writableCapacity)
     {
+        // Before the entry is marked lent: compacting must not keep this id's old place in the order.
+        if (_order is not null && _orderCount == _order.Length) Compact();
         ref var e = ref _entries[id];
         e.Cookie = cookie;
         e.ChainLength = chainLength;
@@ -47,7 +49,6 @@ internal sealed class InflightTable
         Count++;
         if (_order is not null)
         {
-            if (_orderCount == _order.Length) Compact();
             int slot = _orderHead + _orderCount;
             if (slot >= _order.Length) slot -= _order.Length;
             _order[slot] = id;
