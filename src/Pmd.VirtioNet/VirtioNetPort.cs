@@ -36,6 +36,15 @@ public sealed unsafe class VirtioNetPort : EthPort
     private int _maxPairs;
     private volatile bool _linkUp;
     private PortStats _statsBase;
+    // Queue setup and teardown happen on the app's thread (start, stop) and on the control thread
+    // (a backend lost and back): one at a time. The datapath never takes it.
+    private readonly Lock _queuesLock = new();
+    private DatapathGuard _guard = new(0, 0);
+    // Started as far as the queues are concerned (EthPort's state changes outside this lock).
+    private bool _running;
+    // The backend went away while running: the rings were taken back, the transport is reconnecting.
+    private bool _awaitingReconnect;
+    private ulong _reconnects;
 
     public VirtioNetPort(string name, VirtioTransport transport, VirtioNetOptions? options = null) : base(name)
     {
@@ -60,10 +69,18 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     public override int TxDoneCleanup(int queue)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.TxQueues) return 0;
+        guard.EnterTx(queue);
         var tx = _tx;
-        if ((uint)queue >= (uint)tx.Length) return 0;
-        tx[queue].Cleanup();
-        return tx[queue].InFlight;
+        int inFlight = 0;
+        if ((uint)queue < (uint)tx.Length)
+        {
+            tx[queue].Cleanup();
+            inFlight = tx[queue].InFlight;
+        }
+        guard.ExitTx(queue);
+        return inFlight;
     }
 
     public override MacAddress MacAddress => _mac;
@@ -89,16 +106,28 @@ public sealed unsafe class VirtioNetPort : EthPort
         ],
     };
 
+    // The bursts mark themselves in the guard around their one read of the queue array, so that
+    // the control thread can take the queues away under them (see TearDownQueues).
     public override int RxBurst(int queue, Span<Mbuf> mbufs)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.RxQueues) return 0;
+        guard.EnterRx(queue);
         var rx = _rx;
-        return (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+        int n = (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+        guard.ExitRx(queue);
+        return n;
     }
 
     public override int TxBurst(int queue, Span<Mbuf> mbufs)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.TxQueues) return 0;
+        guard.EnterTx(queue);
         var tx = _tx;
-        return (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+        int n = (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+        guard.ExitTx(queue);
+        return n;
     }
 
     /// <summary>Chooses features from what the device offers, what we support and the options.</summary>
@@ -135,6 +164,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         int size = RingSize(config);
         if (!int.IsPow2(size) || size > _transport.MaxQueueSize)
             throw new ArgumentOutOfRangeException(nameof(config), $"{Name}: ring size {size} must be a power of two up to {_transport.MaxQueueSize}");
+        // Only ever grown: a burst still holding an older guard then sees no queues at all.
+        if (_guard.RxQueues < config.RxQueues || _guard.TxQueues < config.TxQueues)
+            _guard = new DatapathGuard(Math.Max(_guard.RxQueues, config.RxQueues), Math.Max(_guard.TxQueues, config.TxQueues));
     }
 
     private int RingSize(PortConfig config) =>
@@ -142,12 +174,25 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     protected override void OnStart()
     {
-        var config = Config!;
-        if (!_transport.IsConnected)
+        lock (_queuesLock)
         {
-            _transport.Connect();
-            Negotiate();
+            if (!_transport.IsConnected)
+            {
+                // Also ends a background reconnect that a stop interrupted.
+                _transport.Connect();
+                Negotiate();
+            }
+            SetUpQueues();
+            _running = true;
+            _awaitingReconnect = false;
         }
+        SetLink(true);
+    }
+
+    /// <summary>Features, rings, queues, DRIVER_OK; then publishes the queues to the datapath. All or nothing.</summary>
+    private void SetUpQueues()
+    {
+        var config = Config!;
         _transport.SetFeatures(_negotiated);
         _pairs = Math.Max(config.RxQueues, config.TxQueues);
         int size = RingSize(config);
@@ -187,7 +232,6 @@ public sealed unsafe class VirtioNetPort : EthPort
         }
         _rx = rx;
         _tx = tx;
-        SetLink(true);
     }
 
     /// <summary>A device that serves its own control virtqueue (virtio-pci) needs one set up like the data rings.</summary>
@@ -246,18 +290,103 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     protected override void OnStop()
     {
+        lock (_queuesLock)
+        {
+            _running = false;
+            _awaitingReconnect = false;
+            TearDownQueues();
+        }
+        SetLink(false);
+    }
+
+    /// <summary>
+    /// Takes the queues away from the datapath, waits until no burst still uses them, stops the
+    /// device and returns every mbuf on the rings to its pool. Whatever the device answers, the
+    /// drain happens: a backend that errs while stopping must not keep our buffers.
+    /// </summary>
+    private void TearDownQueues()
+    {
         var rx = _rx;
         var tx = _tx;
-        _statsBase = GetStats();
         _rx = [];
         _tx = [];
-        _transport.StopQueues(2 * _pairs);
-        foreach (var q in rx) q.Drain();
-        foreach (var q in tx) q.Drain();
-        _controlQueue = null;
-        _arena?.Dispose();
-        _arena = null;
-        SetLink(false);
+        _guard.WaitForQuiescence(() => VirtioNetLog.SlowQuiescence(_log, Name));
+        _statsBase = AddQueueStats(_statsBase, rx, tx);
+        try
+        {
+            if (_arena is not null) _transport.StopQueues(2 * _pairs);
+        }
+        finally
+        {
+            foreach (var q in rx) q.Drain();
+            foreach (var q in tx) q.Drain();
+            _controlQueue = null;
+            _arena?.Dispose();
+            _arena = null;
+        }
+    }
+
+    /// <summary>
+    /// The backend went away under a running port (control thread). The rings are taken back at
+    /// once rather than resumed later: a backend that died may have consumed descriptors it never
+    /// marked used, so the only state both sides can agree on is a fresh ring. Every lent mbuf goes
+    /// back to its pool here (none lost), and nothing the old rings held can surface after the
+    /// reconnect (none delivered twice); frames in flight at the crash are dropped, as on a wire.
+    /// </summary>
+    private void OnBackendLost()
+    {
+        if (!_transport.CanReconnect) return;
+        lock (_queuesLock)
+        {
+            if (!_running || _awaitingReconnect || _transport.IsConnected) return;
+            int queues = _rx.Length + _tx.Length;
+            TearDownQueues();
+            _awaitingReconnect = true;
+            VirtioNetLog.BackendLost(_log, Name, queues);
+            _transport.Reconnect();
+        }
+    }
+
+    /// <summary>
+    /// A backend is there again (control thread): the same features as before or nothing, then
+    /// new rings (split: base 0 on an empty ring; packed: position 0, wrap counter 1), link up.
+    /// </summary>
+    private void OnBackendBack()
+    {
+        bool up = false;
+        lock (_queuesLock)
+        {
+            if (!_running)
+            {
+                // Stopped meanwhile: keep the connection for the next start, with fresh features.
+                try { Negotiate(); }
+                catch (NotSupportedException e) { VirtioNetLog.RenegotiateFailed(_log, Name, e.Message); }
+                return;
+            }
+            if (!_awaitingReconnect) return;
+            ulong offered = _transport.DeviceFeatures;
+            if ((offered & _negotiated) != _negotiated)
+            {
+                // The app configured the port for these features; fewer would change what it gets.
+                VirtioNetLog.ReconnectFeaturesLost(_log, Name, Describe(_negotiated & ~offered));
+                _transport.Reconnect();
+                return;
+            }
+            try
+            {
+                SetUpQueues();
+                _awaitingReconnect = false;
+                _reconnects++;
+                up = true;
+                VirtioNetLog.BackendBack(_log, Name, _reconnects);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or NotSupportedException)
+            {
+                VirtioNetLog.ReconnectSetupFailed(_log, Name, e.Message);
+                _transport.Reconnect();
+            }
+        }
+        if (up) SetLink(true);
     }
 
     protected override void OnClose()
@@ -297,6 +426,10 @@ public sealed unsafe class VirtioNetPort : EthPort
         {
             case TransportEvent.Disconnected:
                 SetLink(false);
+                OnBackendLost();
+                break;
+            case TransportEvent.Reconnected:
+                OnBackendBack();
                 break;
             case TransportEvent.ConfigChanged:
                 var status = _transport.ReadConfig().Status;
@@ -336,23 +469,28 @@ public sealed unsafe class VirtioNetPort : EthPort
     private void SetLink(bool up)
     {
         // Queues exist from the end of OnStart to the start of OnStop: that is when a link can be up.
-        up = up && _rx.Length + _tx.Length > 0 && _transport.IsConnected;
-        if (_linkUp == up) return;
-        _linkUp = up;
-        RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
+        // Under the queues' lock, so that a stop and a reconnect cannot report their changes out of order.
+        lock (_queuesLock)
+        {
+            up = up && _rx.Length + _tx.Length > 0 && _transport.IsConnected;
+            if (_linkUp == up) return;
+            _linkUp = up;
+            RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
+        }
     }
 
-    public override PortStats GetStats()
+    public override PortStats GetStats() => AddQueueStats(_statsBase, _rx, _tx);
+
+    private static PortStats AddQueueStats(PortStats s, VirtioRxQueue[] rx, VirtioTxQueue[] tx)
     {
-        var s = _statsBase;
-        foreach (var q in _rx)
+        foreach (var q in rx)
         {
             s.RxPackets += q.Stats.Packets;
             s.RxBytes += q.Stats.Bytes;
             s.RxErrors += q.Stats.Errors;
             s.RxNoMbuf += q.Stats.NoMbuf;
         }
-        foreach (var q in _tx)
+        foreach (var q in tx)
         {
             s.TxPackets += q.Stats.Packets;
             s.TxBytes += q.Stats.Bytes;
@@ -392,6 +530,7 @@ public sealed unsafe class VirtioNetPort : EthPort
             list.Add(new($"tx_q{i}_kicks", s.Kicks));
         }
         list.Add(new("announce_requests", _announceRequests));
+        list.Add(new("reconnects", _reconnects));
         return list;
     }
 }
