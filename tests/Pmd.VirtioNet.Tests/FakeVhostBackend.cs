@@ -127,6 +127,14 @@ internal sealed class FakeVhostBackend : IDisposable
         }
     }
 
+    /// <summary>Closes the connection being served, as a backend that crashes does.</summary>
+    public void DropCurrent()
+    {
+        try { _current?.Shutdown(SocketShutdown.Both); }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+    }
+
     /// <summary>Whether the front end has closed the connection being served (the backend sees EOF).</summary>
     public bool WaitForDisconnect(TimeSpan timeout)
     {

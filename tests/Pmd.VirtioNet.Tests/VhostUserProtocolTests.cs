@@ -104,4 +104,42 @@ public sealed class VhostUserProtocolTests
         var port = (VirtioNetPort)registry.Attach($"net_virtio_user0,path={backend.Path},standby=1");
         Assert.True(port.IsFailoverStandby);
     }
+
+    [Fact]
+    public void A_backend_that_comes_back_offering_fewer_features_keeps_the_link_down_until_one_offers_them_all()
+    {
+        VirtioUserDriver.Register();
+        using var logs = new CapturedLogs();
+        const ulong Full = (1UL << Version1) | (1UL << ProtocolFeatures) | (1UL << IndirectDesc) | (1UL << MrgRxBuf);
+        using var backend = new FakeVhostBackend(NewSocket("fewer")) { Features = Full };
+        using var pool = Mempool.Create("fake-fewer", 4096);
+        using var registry = new PortRegistry();
+        var links = new System.Collections.Concurrent.BlockingCollection<string>();
+        registry.Subscribe(PortEventType.LinkStateChange, e => links.Add(e.Detail ?? ""));
+        var port = registry.Attach($"net_virtio_user0,path={backend.Path}");
+        port.Configure(new PortConfig { RxPool = pool });
+        port.Start();
+        Assert.True(links.TryTake(out var up, 5000) && up == "up");
+
+        backend.Features = (1UL << Version1) | (1UL << ProtocolFeatures);
+        backend.DropCurrent();
+        Assert.True(links.TryTake(out var down, 5000) && down == "down");
+        // It keeps trying, and keeps refusing what it cannot use.
+        var watch = Stopwatch.StartNew();
+        while (backend.Connections < 4 && watch.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
+        Assert.True(backend.Connections >= 4, $"only {backend.Connections} connections in 10 s");
+        Assert.False(links.TryTake(out _, 300), "the link came up on a backend with fewer features");
+        Assert.False(port.Link.Up);
+        Assert.Contains(logs.Warnings, w => w.Contains("no longer offers INDIRECT_DESC MRG_RXBUF") || w.Contains("no longer offers MRG_RXBUF INDIRECT_DESC"));
+        pool.FlushThreadCache();
+        Assert.Equal(0, pool.InUse);
+
+        backend.Features = Full;
+        Assert.True(links.TryTake(out var again, 5000) && again == "up", "the link did not come back once the features were offered again");
+        Assert.True(port.IsStarted);
+        Assert.Equal(1UL, port.GetXstats().Single(x => x.Name == "reconnects").Value);
+        port.Stop();
+        pool.FlushThreadCache();
+        Assert.Equal(0, pool.InUse);
+    }
 }
