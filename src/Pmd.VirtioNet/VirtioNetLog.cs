@@ -14,7 +14,7 @@ internal static partial class VirtioNetLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Port}: setting the rings up again after a reconnect failed: {Error}")]
     public static partial void ReconnectSetupFailed(ILogger logger, string port, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Port}: backend lost, rings taken back ({Queues} queues); reconnecting by itself")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Port}: backend lost ({Queues} queues); reconnecting by itself")]
     public static partial void BackendLost(ILogger logger, string port, int queues);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Port}: backend back, rings set up again (reconnect {Count})")]

@@ -42,7 +42,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     private DatapathGuard _guard = new(0, 0);
     // Started as far as the queues are concerned (EthPort's state changes outside this lock).
     private bool _running;
-    // The backend went away while running: the rings were taken back, the transport is reconnecting.
+    // The backend went away while running; the transport is reconnecting.
     private bool _awaitingReconnect;
     private ulong _reconnects;
 
@@ -304,7 +304,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     /// device and returns every mbuf on the rings to its pool. Whatever the device answers, the
     /// drain happens: a backend that errs while stopping must not keep our buffers.
     /// </summary>
-    private void TearDownQueues()
+    private void TearDownQueues(bool deviceGone = false)
     {
         var rx = _rx;
         var tx = _tx;
@@ -314,7 +314,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         _statsBase = AddQueueStats(_statsBase, rx, tx);
         try
         {
-            if (_arena is not null) _transport.StopQueues(2 * _pairs);
+            // A device that is gone (or replaced by a new connection) has nothing to stop; the
+            // transport only lets go of the kick fds.
+            if (_arena is not null) _transport.StopQueues(deviceGone ? 0 : 2 * _pairs);
         }
         finally
         {
@@ -327,11 +329,9 @@ public sealed unsafe class VirtioNetPort : EthPort
     }
 
     /// <summary>
-    /// The backend went away under a running port (control thread). The rings are taken back at
-    /// once rather than resumed later: a backend that died may have consumed descriptors it never
-    /// marked used, so the only state both sides can agree on is a fresh ring. Every lent mbuf goes
-    /// back to its pool here (none lost), and nothing the old rings held can surface after the
-    /// reconnect (none delivered twice); frames in flight at the crash are dropped, as on a wire.
+    /// The backend went away under a running port (control thread). The rings stay published
+    /// until a backend is back: the dead backend no longer touches them, so the datapath may
+    /// still take the frames it completed before it died, while TX just fills a ring nobody reads.
     /// </summary>
     private void OnBackendLost()
     {
@@ -339,17 +339,19 @@ public sealed unsafe class VirtioNetPort : EthPort
         lock (_queuesLock)
         {
             if (!_running || _awaitingReconnect || _transport.IsConnected) return;
-            int queues = _rx.Length + _tx.Length;
-            TearDownQueues();
             _awaitingReconnect = true;
-            VirtioNetLog.BackendLost(_log, Name, queues);
+            VirtioNetLog.BackendLost(_log, Name, _rx.Length + _tx.Length);
             _transport.Reconnect();
         }
     }
 
     /// <summary>
-    /// A backend is there again (control thread): the same features as before or nothing, then
-    /// new rings (split: base 0 on an empty ring; packed: position 0, wrap counter 1), link up.
+    /// A backend is there again (control thread). The old rings are taken back first, not resumed:
+    /// a backend that died may have consumed descriptors it never marked used, so the only state
+    /// both sides can agree on is a fresh ring (split: base 0 on an empty ring; packed: position
+    /// 0, wrap counter 1). Every lent mbuf goes back to its pool (none lost) and nothing the old
+    /// rings held can surface later (none delivered twice); frames in flight at the crash are
+    /// dropped, as on a wire. Then the same features as before or nothing, new rings, link up.
     /// </summary>
     private void OnBackendBack()
     {
@@ -364,6 +366,7 @@ public sealed unsafe class VirtioNetPort : EthPort
                 return;
             }
             if (!_awaitingReconnect) return;
+            TearDownQueues(deviceGone: true);
             ulong offered = _transport.DeviceFeatures;
             if ((offered & _negotiated) != _negotiated)
             {
@@ -425,6 +428,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         switch (e)
         {
             case TransportEvent.Disconnected:
+                // Posted from a stop that dropped a bad connection: a start since then has a new one.
+                if (_transport.IsConnected) break;
                 SetLink(false);
                 OnBackendLost();
                 break;
