@@ -507,31 +507,36 @@ public sealed unsafe class VirtioNetPort : EthPort
     public override void ResetStats()
     {
         _statsBase = default;
-        foreach (var q in _rx) q.Stats = default;
-        foreach (var q in _tx) q.Stats = default;
+        var rx = _rx;
+        var tx = _tx;
+        foreach (var q in rx) q.Stats = default;
+        foreach (var q in tx) q.Stats = default;
     }
 
     public override IReadOnlyList<Xstat> GetXstats()
     {
+        // One read of each array: a reconnect may swap them on the control thread meanwhile.
+        var rxq = _rx;
+        var txq = _tx;
         var list = new List<Xstat>();
-        for (int i = 0; i < _rx.Length; i++)
+        for (int i = 0; i < rxq.Length; i++)
         {
-            var s = _rx[i].Stats;
+            var s = rxq[i].Stats;
             list.Add(new($"rx_q{i}_packets", s.Packets));
             list.Add(new($"rx_q{i}_bytes", s.Bytes));
             list.Add(new($"rx_q{i}_errors", s.Errors));
             list.Add(new($"rx_q{i}_nombuf", s.NoMbuf));
-            list.Add(new($"rx_q{i}_corrupt_used", _rx[i].CorruptEntries));
+            list.Add(new($"rx_q{i}_corrupt_used", rxq[i].CorruptEntries));
             list.Add(new($"rx_q{i}_kicks", s.Kicks));
         }
-        for (int i = 0; i < _tx.Length; i++)
+        for (int i = 0; i < txq.Length; i++)
         {
-            var s = _tx[i].Stats;
+            var s = txq[i].Stats;
             list.Add(new($"tx_q{i}_packets", s.Packets));
             list.Add(new($"tx_q{i}_bytes", s.Bytes));
             list.Add(new($"tx_q{i}_dropped", s.Dropped));
             list.Add(new($"tx_q{i}_errors", s.Errors));
-            list.Add(new($"tx_q{i}_corrupt_used", _tx[i].CorruptEntries));
+            list.Add(new($"tx_q{i}_corrupt_used", txq[i].CorruptEntries));
             list.Add(new($"tx_q{i}_kicks", s.Kicks));
         }
         list.Add(new("announce_requests", _announceRequests));
