@@ -50,6 +50,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     private int _reconnectGeneration;
     private bool _listenerWatched;
     private TimeSpan _retry;
+    private long _establishedAt;
 
     public VhostUserTransport(VhostUserOptions options)
     {
@@ -124,6 +125,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
         }
         _channel = channel;
         _connected = true;
+        _establishedAt = Environment.TickCount64;
         WatchSocket();
         VhostUserLog.Connected(_log, _options.Path, _backendFeatures, _protocolFeatures);
     }
@@ -138,7 +140,9 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             // The old connection goes at once: a backend whose socket stays open would think we are still there.
             CloseChannel();
             int generation = ++_reconnectGeneration;
-            _retry = FirstRetry;
+            // A backend that goes (or is refused) right after connecting is retried ever more
+            // slowly, not 50 times a second; one that ran for a while is retried at once.
+            _retry = Environment.TickCount64 - _establishedAt > 1000 ? FirstRetry : TimeSpan.FromTicks(Math.Min(Math.Max(_retry.Ticks, FirstRetry.Ticks) * 2, MaxRetry.Ticks));
             VhostUserLog.Reconnecting(_log, _options.Path, _options.Server ? "waiting for the backend to connect" : "retrying connect");
             if (_options.Server) WatchListener(generation);
             else _control.Schedule(_retry, () => TryConnect(generation));
