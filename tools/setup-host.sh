@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host for Pmd, idempotently, as root: the packages the tests and the demo
-# need (DPDK's testpmd as the vhost-user peer, gcc for the layout tests, ping and iproute2 for the
-# migration test's bridge, afl++ for the fuzz smoke test) and 2 MiB hugepages.
+# need (DPDK's testpmd as the vhost-user peer, Open vSwitch-DPDK as the peer the reconnect test
+# restarts, gcc for the layout tests, ping and iproute2 for the migration test's bridge, afl++ for
+# the fuzz smoke test) and 2 MiB hugepages.
 set -euo pipefail
 
 HUGEPAGES=${PMD_HUGEPAGES:-1024}
-packages=(dpdk dpdk-dev gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++)
+packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -15,6 +16,13 @@ if ((${#missing[@]})); then
   echo "setup-host: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian ships two ovs-vswitchd builds; the DPDK one must be selected for dpdkvhostuser ports.
+# (The test runs its own ovs-vswitchd-dpdk with its own database; nothing here starts a switch.)
+ovs_dpdk=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+if [[ -x $ovs_dpdk ]] && [[ $(readlink -f /usr/sbin/ovs-vswitchd) != "$ovs_dpdk" ]]; then
+  update-alternatives --set ovs-vswitchd "$ovs_dpdk" >/dev/null
 fi
 
 if ! command -v dotnet >/dev/null; then

@@ -37,6 +37,16 @@ public sealed unsafe class VirtioNetPort : EthPort
     private int _maxPairs;
     private volatile bool _linkUp;
     private PortStats _statsBase;
+    // Queue setup and teardown happen on the app's thread (start, stop) and on the control thread
+    // (a backend lost and back): one at a time. The datapath never takes it.
+    private readonly Lock _queuesLock = new();
+    private DatapathGuard _guard = new(0, 0);
+    // Started as far as the queues are concerned (EthPort's state changes outside this lock).
+    private bool _running;
+    // The backend went away while running; the transport is reconnecting.
+    private bool _awaitingReconnect;
+    private ulong _reconnects;
+    private ulong _stallResets;
 
     public VirtioNetPort(string name, VirtioTransport transport, VirtioNetOptions? options = null) : base(name)
     {
@@ -61,10 +71,18 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     public override int TxDoneCleanup(int queue)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.TxQueues) return 0;
+        guard.EnterTx(queue);
         var tx = _tx;
-        if ((uint)queue >= (uint)tx.Length) return 0;
-        tx[queue].Cleanup();
-        return tx[queue].InFlight;
+        int inFlight = 0;
+        if ((uint)queue < (uint)tx.Length)
+        {
+            tx[queue].Cleanup();
+            inFlight = tx[queue].InFlight;
+        }
+        guard.ExitTx(queue);
+        return inFlight;
     }
 
     public override MacAddress MacAddress => _mac;
@@ -90,16 +108,28 @@ public sealed unsafe class VirtioNetPort : EthPort
         ],
     };
 
+    // The bursts mark themselves in the guard around their one read of the queue array, so that
+    // the control thread can take the queues away under them (see TearDownQueues).
     public override int RxBurst(int queue, Span<Mbuf> mbufs)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.RxQueues) return 0;
+        guard.EnterRx(queue);
         var rx = _rx;
-        return (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+        int n = (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
+        guard.ExitRx(queue);
+        return n;
     }
 
     public override int TxBurst(int queue, Span<Mbuf> mbufs)
     {
+        var guard = _guard;
+        if ((uint)queue >= (uint)guard.TxQueues) return 0;
+        guard.EnterTx(queue);
         var tx = _tx;
-        return (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+        int n = (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
+        guard.ExitTx(queue);
+        return n;
     }
 
     /// <summary>Chooses features from what the device offers, what we support and the options.</summary>
@@ -136,6 +166,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         int size = RingSize(config);
         if (!int.IsPow2(size) || size > _transport.MaxQueueSize)
             throw new ArgumentOutOfRangeException(nameof(config), $"{Name}: ring size {size} must be a power of two up to {_transport.MaxQueueSize}");
+        // Only ever grown: a burst still holding an older guard then sees no queues at all.
+        if (_guard.RxQueues < config.RxQueues || _guard.TxQueues < config.TxQueues)
+            _guard = new DatapathGuard(Math.Max(_guard.RxQueues, config.RxQueues), Math.Max(_guard.TxQueues, config.TxQueues));
     }
 
     private int RingSize(PortConfig config) =>
@@ -143,12 +176,25 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     protected override void OnStart()
     {
-        var config = Config!;
-        if (!_transport.IsConnected)
+        lock (_queuesLock)
         {
-            _transport.Connect();
-            Negotiate();
+            if (!_transport.IsConnected)
+            {
+                // Also ends a background reconnect that a stop interrupted.
+                _transport.Connect();
+                Negotiate();
+            }
+            SetUpQueues();
+            _running = true;
+            _awaitingReconnect = false;
         }
+        SetLink(true);
+    }
+
+    /// <summary>Features, rings, queues, DRIVER_OK; then publishes the queues to the datapath. All or nothing.</summary>
+    private void SetUpQueues()
+    {
+        var config = Config!;
         _transport.SetFeatures(_negotiated);
         _pairs = Math.Max(config.RxQueues, config.TxQueues);
         int size = RingSize(config);
@@ -188,8 +234,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         }
         _rx = rx;
         _tx = tx;
-        _health = new QueueHealth(Name, rx, tx, Registry?.Control, _log);
-        SetLink(true);
+        _health = new QueueHealth(Name, rx, tx, Registry?.Control, _log, ResetAfterLastingStall);
     }
 
     /// <summary>A device that serves its own control virtqueue (virtio-pci) needs one set up like the data rings.</summary>
@@ -248,20 +293,134 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     protected override void OnStop()
     {
+        lock (_queuesLock)
+        {
+            _running = false;
+            _awaitingReconnect = false;
+            TearDownQueues();
+        }
+        SetLink(false);
+    }
+
+    /// <summary>
+    /// Takes the queues away from the datapath, waits until no burst still uses them, stops the
+    /// device and returns every mbuf on the rings to its pool. Whatever the device answers, the
+    /// drain happens: a backend that errs while stopping must not keep our buffers.
+    /// </summary>
+    private void TearDownQueues(bool deviceGone = false)
+    {
         var rx = _rx;
         var tx = _tx;
-        _statsBase = GetStats();
         _health?.Dispose();
         _health = null;
         _rx = [];
         _tx = [];
-        _transport.StopQueues(2 * _pairs);
-        foreach (var q in rx) q.Drain();
-        foreach (var q in tx) q.Drain();
-        _controlQueue = null;
-        _arena?.Dispose();
-        _arena = null;
-        SetLink(false);
+        _guard.WaitForQuiescence(() => VirtioNetLog.SlowQuiescence(_log, Name));
+        _statsBase = AddQueueStats(_statsBase, rx, tx);
+        try
+        {
+            // A device that is gone (or replaced by a new connection) has nothing to stop; the
+            // transport only lets go of the kick fds.
+            if (_arena is not null) _transport.StopQueues(deviceGone ? 0 : 2 * _pairs);
+        }
+        finally
+        {
+            foreach (var q in rx) q.Drain();
+            foreach (var q in tx) q.Drain();
+            _controlQueue = null;
+            _arena?.Dispose();
+            _arena = null;
+        }
+    }
+
+    /// <summary>
+    /// The backend went away under a running port (control thread). The rings stay published
+    /// until a backend is back: the dead backend no longer touches them, so the datapath may
+    /// still take the frames it completed before it died, while TX just fills a ring nobody reads.
+    /// </summary>
+    private void OnBackendLost()
+    {
+        if (!_transport.CanReconnect) return;
+        lock (_queuesLock)
+        {
+            if (!_running || _awaitingReconnect || _transport.IsConnected) return;
+            _awaitingReconnect = true;
+            VirtioNetLog.BackendLost(_log, Name, _rx.Length + _tx.Length);
+            _transport.Reconnect();
+        }
+    }
+
+    /// <summary>
+    /// A backend is there again (control thread). The old rings are taken back first, not resumed:
+    /// a backend that died may have consumed descriptors it never marked used, so the only state
+    /// both sides can agree on is a fresh ring (split: base 0 on an empty ring; packed: position
+    /// 0, wrap counter 1). Every lent mbuf goes back to its pool (none lost) and nothing the old
+    /// rings held can surface later (none delivered twice); frames in flight at the crash are
+    /// dropped, as on a wire. Then the same features as before or nothing, new rings, link up.
+    /// </summary>
+    private void OnBackendBack()
+    {
+        bool up = false;
+        lock (_queuesLock)
+        {
+            if (!_running)
+            {
+                // Stopped meanwhile: keep the connection for the next start, with fresh features.
+                try { Negotiate(); }
+                catch (NotSupportedException e) { VirtioNetLog.RenegotiateFailed(_log, Name, e.Message); }
+                return;
+            }
+            if (!_awaitingReconnect) return;
+            TearDownQueues(deviceGone: true);
+            ulong offered = _transport.DeviceFeatures;
+            if ((offered & _negotiated) != _negotiated)
+            {
+                // The app configured the port for these features; fewer would change what it gets.
+                VirtioNetLog.ReconnectFeaturesLost(_log, Name, Describe(_negotiated & ~offered));
+                _transport.Reconnect();
+                return;
+            }
+            try
+            {
+                SetUpQueues();
+                _awaitingReconnect = false;
+                _reconnects++;
+                up = true;
+                VirtioNetLog.BackendBack(_log, Name, _reconnects);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or NotSupportedException)
+            {
+                VirtioNetLog.ReconnectSetupFailed(_log, Name, e.Message);
+                _transport.Reconnect();
+            }
+        }
+        if (up) SetLink(true);
+    }
+
+    /// <summary>
+    /// A queue stayed stalled: what the device wrote cannot be, and waiting has not mended it, so
+    /// its own view of the ring is off (a used index moved on by a lie, say). Both sides are given
+    /// fresh rings, as on a stop and start but with no action by the app: every lent mbuf goes back
+    /// to its pool first, and the link stays up. Control thread, from <see cref="QueueHealth"/>.
+    /// </summary>
+    private void ResetAfterLastingStall()
+    {
+        lock (_queuesLock)
+        {
+            if (!_running || _awaitingReconnect || !_transport.IsConnected) return;
+            TearDownQueues();
+            try
+            {
+                SetUpQueues();
+                _stallResets++;
+                VirtioNetLog.StallReset(_log, Name, _stallResets);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or NotSupportedException)
+            {
+                VirtioNetLog.StallResetFailed(_log, Name, e.Message);
+            }
+        }
+        if (_rx.Length == 0) SetLink(false);
     }
 
     protected override void OnClose()
@@ -300,7 +459,13 @@ public sealed unsafe class VirtioNetPort : EthPort
         switch (e)
         {
             case TransportEvent.Disconnected:
+                // Posted from a stop that dropped a bad connection: a start since then has a new one.
+                if (_transport.IsConnected) break;
                 SetLink(false);
+                OnBackendLost();
+                break;
+            case TransportEvent.Reconnected:
+                OnBackendBack();
                 break;
             case TransportEvent.ConfigChanged:
                 var status = _transport.ReadConfig().Status;
@@ -340,23 +505,28 @@ public sealed unsafe class VirtioNetPort : EthPort
     private void SetLink(bool up)
     {
         // Queues exist from the end of OnStart to the start of OnStop: that is when a link can be up.
-        up = up && _rx.Length + _tx.Length > 0 && _transport.IsConnected;
-        if (_linkUp == up) return;
-        _linkUp = up;
-        RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
+        // Under the queues' lock, so that a stop and a reconnect cannot report their changes out of order.
+        lock (_queuesLock)
+        {
+            up = up && _rx.Length + _tx.Length > 0 && _transport.IsConnected;
+            if (_linkUp == up) return;
+            _linkUp = up;
+            RaiseEvent(PortEventType.LinkStateChange, up ? "up" : "down");
+        }
     }
 
-    public override PortStats GetStats()
+    public override PortStats GetStats() => AddQueueStats(_statsBase, _rx, _tx);
+
+    private static PortStats AddQueueStats(PortStats s, VirtioRxQueue[] rx, VirtioTxQueue[] tx)
     {
-        var s = _statsBase;
-        foreach (var q in _rx)
+        foreach (var q in rx)
         {
             s.RxPackets += q.Stats.Packets;
             s.RxBytes += q.Stats.Bytes;
             s.RxErrors += q.Stats.Errors;
             s.RxNoMbuf += q.Stats.NoMbuf;
         }
-        foreach (var q in _tx)
+        foreach (var q in tx)
         {
             s.TxPackets += q.Stats.Packets;
             s.TxBytes += q.Stats.Bytes;
@@ -368,36 +538,43 @@ public sealed unsafe class VirtioNetPort : EthPort
     public override void ResetStats()
     {
         _statsBase = default;
-        foreach (var q in _rx) q.Stats = default;
-        foreach (var q in _tx) q.Stats = default;
+        var rx = _rx;
+        var tx = _tx;
+        foreach (var q in rx) q.Stats = default;
+        foreach (var q in tx) q.Stats = default;
     }
 
     public override IReadOnlyList<Xstat> GetXstats()
     {
+        // One read of each array: a reconnect may swap them on the control thread meanwhile.
+        var rxq = _rx;
+        var txq = _tx;
         var list = new List<Xstat>();
-        for (int i = 0; i < _rx.Length; i++)
+        for (int i = 0; i < rxq.Length; i++)
         {
-            var s = _rx[i].Stats;
+            var s = rxq[i].Stats;
             list.Add(new($"rx_q{i}_packets", s.Packets));
             list.Add(new($"rx_q{i}_bytes", s.Bytes));
             list.Add(new($"rx_q{i}_errors", s.Errors));
             list.Add(new($"rx_q{i}_nombuf", s.NoMbuf));
-            list.Add(new($"rx_q{i}_corrupt_used", _rx[i].CorruptEntries));
-            list.Add(new($"rx_q{i}_stalls", _rx[i].Stalls));
+            list.Add(new($"rx_q{i}_corrupt_used", rxq[i].CorruptEntries));
+            list.Add(new($"rx_q{i}_stalls", rxq[i].Stalls));
             list.Add(new($"rx_q{i}_kicks", s.Kicks));
         }
-        for (int i = 0; i < _tx.Length; i++)
+        for (int i = 0; i < txq.Length; i++)
         {
-            var s = _tx[i].Stats;
+            var s = txq[i].Stats;
             list.Add(new($"tx_q{i}_packets", s.Packets));
             list.Add(new($"tx_q{i}_bytes", s.Bytes));
             list.Add(new($"tx_q{i}_dropped", s.Dropped));
             list.Add(new($"tx_q{i}_errors", s.Errors));
-            list.Add(new($"tx_q{i}_corrupt_used", _tx[i].CorruptEntries));
-            list.Add(new($"tx_q{i}_stalls", _tx[i].Stalls));
+            list.Add(new($"tx_q{i}_corrupt_used", txq[i].CorruptEntries));
+            list.Add(new($"tx_q{i}_stalls", txq[i].Stalls));
             list.Add(new($"tx_q{i}_kicks", s.Kicks));
         }
         list.Add(new("announce_requests", _announceRequests));
+        list.Add(new("reconnects", _reconnects));
+        list.Add(new("stall_resets", _stallResets));
         return list;
     }
 }

@@ -21,10 +21,13 @@ public sealed partial class DpdkVhostBackend : IDisposable
     private readonly Lock _lock = new();
     private bool _stopped;
 
-    private DpdkVhostBackend(Process process, string socket)
+    private readonly bool _client;
+
+    private DpdkVhostBackend(Process process, string socket, bool client)
     {
         _process = process;
         Socket = socket;
+        _client = client;
     }
 
     public string Socket { get; }
@@ -58,7 +61,7 @@ public sealed partial class DpdkVhostBackend : IDisposable
         var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dpdk-testpmd");
-        var backend = new DpdkVhostBackend(process, socket);
+        var backend = new DpdkVhostBackend(process, socket, client);
         process.OutputDataReceived += (_, e) => backend.Append(e.Data);
         process.ErrorDataReceived += (_, e) => backend.Append(e.Data);
         process.BeginOutputReadLine();
@@ -141,6 +144,7 @@ public sealed partial class DpdkVhostBackend : IDisposable
             catch (InvalidOperationException) { }
         }
         _process.Dispose();
-        if (File.Exists(Socket)) { try { File.Delete(Socket); } catch (IOException) { } }
+        // As a vhost client the socket is ours (Pmd's listener): it must outlive a backend restart.
+        if (!_client && File.Exists(Socket)) { try { File.Delete(Socket); } catch (IOException) { } }
     }
 }

@@ -28,7 +28,7 @@ internal sealed unsafe class VhostUserReplyTarget : FuzzTarget, IDisposable
         // In TMPDIR: run.sh points it into the fuzz output, as afl-fuzz's SIGKILL leaves the file behind.
         _listener ??= new VhostUserListener(Path.Combine(Path.GetTempPath(), $"pmd-fuzz-vhost-{Environment.ProcessId}.sock"));
         using var backend = ConnectBackend(_listener.Path);
-        using var channel = VhostUserChannel.Accept(_listener, Timeout);
+        using var channel = VhostUserChannel.Accept(_listener, Timeout, Timeout);
         fixed (byte* p = stream)
         {
             // At most 64 KiB: it fits the socket's buffer, so this write neither blocks nor comes up short.

@@ -15,6 +15,9 @@ public sealed unsafe class ControlThread : IDisposable
     private readonly EventFd _wakeup = new();
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly ConcurrentDictionary<int, Action<FdEvents>> _handlers = new();
+    // Timers are few (a reconnect's backoff), so a heap under a lock is plenty.
+    private readonly PriorityQueue<Action, long> _timers = new();
+    private readonly Lock _timersLock = new();
     private readonly Thread _thread;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.ControlThread");
     private volatile bool _stopping;
@@ -36,6 +39,15 @@ public sealed unsafe class ControlThread : IDisposable
     public void Post(Action work)
     {
         _work.Enqueue(work);
+        _wakeup.Signal();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the control thread once <paramref name="delay"/> has passed.</summary>
+    public void Schedule(TimeSpan delay, Action work)
+    {
+        long due = Environment.TickCount64 + (long)Math.Max(0, delay.TotalMilliseconds);
+        lock (_timersLock) _timers.Enqueue(work, due);
+        // Wake the loop so that it sleeps no longer than until this timer is due.
         _wakeup.Signal();
     }
 
@@ -83,7 +95,7 @@ public sealed unsafe class ControlThread : IDisposable
         var events = stackalloc Libc.EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            int n = Libc.EpollWait(_epoll.Fd, events, MaxEvents, 1000);
+            int n = Libc.EpollWait(_epoll.Fd, events, MaxEvents, MillisecondsToNextTimer());
             if (n < 0)
             {
                 if (Libc.LastErrno == Libc.EINTR) continue;
@@ -98,6 +110,31 @@ public sealed unsafe class ControlThread : IDisposable
                     Guard(() => handler(ToFdEvents(events[i].Events)));
             }
             while (_work.TryDequeue(out var work)) Guard(work);
+            RunDueTimers();
+        }
+    }
+
+    private int MillisecondsToNextTimer()
+    {
+        lock (_timersLock)
+        {
+            if (!_timers.TryPeek(out _, out long due)) return 1000;
+            return (int)Math.Clamp(due - Environment.TickCount64, 0, 1000);
+        }
+    }
+
+    private void RunDueTimers()
+    {
+        long now = Environment.TickCount64;
+        while (true)
+        {
+            Action? work;
+            lock (_timersLock)
+            {
+                if (!_timers.TryPeek(out work, out long due) || due > now) return;
+                _timers.Dequeue();
+            }
+            Guard(work);
         }
     }
 

@@ -16,6 +16,9 @@ internal abstract class VirtioRxQueue
     /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
     public abstract ulong Stalls { get; }
 
+    /// <summary>The last look at the ring found its device-written state impossible.</summary>
+    public abstract bool IsStalled { get; }
+
     public abstract int Burst(Span<Mbuf> mbufs);
 
     /// <summary>Lends the device as many empty buffers as the ring and pool allow.</summary>
@@ -67,6 +70,8 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
     public override ulong CorruptEntries => _ring.CorruptEntries;
 
     public override ulong Stalls => _ring.Stalls;
+
+    public override bool IsStalled => _ring.IsStalled;
 
     public override int Burst(Span<Mbuf> mbufs)
     {

@@ -16,6 +16,9 @@ internal abstract class VirtioTxQueue
     /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
     public abstract ulong Stalls { get; }
 
+    /// <summary>The last look at the ring found its device-written state impossible.</summary>
+    public abstract bool IsStalled { get; }
+
     /// <summary>Descriptors the device has not returned yet (one per packet unless packets are chained).</summary>
     public abstract int InFlight { get; }
 
@@ -61,6 +64,8 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     public override ulong CorruptEntries => _ring.CorruptEntries;
 
     public override ulong Stalls => _ring.Stalls;
+
+    public override bool IsStalled => _ring.IsStalled;
 
     public override int InFlight => _ring.Size - _ring.FreeCount;
 

@@ -9,8 +9,13 @@ public readonly record struct QueueSetup(int Index, int Size, bool Packed, ulong
 /// <summary>Something a transport reports to its port, on the control thread.</summary>
 public enum TransportEvent
 {
-    /// <summary>The device or backend is gone; the link is down until the port is restarted.</summary>
+    /// <summary>
+    /// The device or backend is gone; the link is down until the transport reconnects
+    /// (<see cref="VirtioTransport.CanReconnect"/>) or the port is restarted.
+    /// </summary>
     Disconnected,
+    /// <summary>After <see cref="VirtioTransport.Reconnect"/>: a backend is there again, handshake done, features read.</summary>
+    Reconnected,
     /// <summary>The device config changed (link status).</summary>
     ConfigChanged,
     /// <summary>The hypervisor asks for the device back (VFIO's device request).</summary>
@@ -79,6 +84,17 @@ public abstract class VirtioTransport : IDisposable
 
     /// <summary>Tells the device the MTU, where the transport can (vhost-user NET_SET_MTU).</summary>
     public virtual void SetMtu(int mtu) { }
+
+    /// <summary>Whether <see cref="Reconnect"/> can bring a lost device back without the app (vhost-user).</summary>
+    public virtual bool CanReconnect => false;
+
+    /// <summary>
+    /// Drops what is left of a lost connection and gets a new one in the background, on the
+    /// control thread; <see cref="TransportEvent.Reconnected"/> tells when. Call after the
+    /// rings were taken back (the device no longer uses them). A later <see cref="Connect"/> or
+    /// <see cref="Dispose"/> cancels it.
+    /// </summary>
+    public virtual void Reconnect() { }
 
     /// <summary>Raised on the control thread.</summary>
     public event Action<TransportEvent>? EventRaised;

@@ -39,11 +39,14 @@ internal sealed unsafe class VhostUserChannel : IDisposable
         return new VhostUserChannel(socket, path, timeout);
     }
 
-    /// <summary>Waits on <paramref name="listener"/> for a backend to connect (server=1).</summary>
-    public static VhostUserChannel Accept(VhostUserListener listener, TimeSpan timeout)
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> on <paramref name="listener"/> for a backend to connect
+    /// (server=1); zero when the listener is known to be readable.
+    /// </summary>
+    public static VhostUserChannel Accept(VhostUserListener listener, TimeSpan wait, TimeSpan replyTimeout)
     {
-        int fd = listener.Accept(timeout);
-        return new VhostUserChannel(new SafeFdHandle(fd), listener.Path, timeout);
+        int fd = listener.Accept(wait);
+        return new VhostUserChannel(new SafeFdHandle(fd), listener.Path, replyTimeout);
     }
 
     /// <summary>Sends a request with no reply.</summary>
@@ -86,14 +89,16 @@ internal sealed unsafe class VhostUserChannel : IDisposable
     /// <summary>Reads the reply to <paramref name="request"/>, whose payload must be a <typeparamref name="T"/>.</summary>
     public T Receive<T>(VhostUserRequest request) where T : unmanaged
     {
+        // One deadline for the whole reply: a backend that drips bytes must not restart the clock.
+        long deadline = Environment.TickCount64 + (long)_timeout.TotalMilliseconds;
         VhostUserHeader header;
-        ReadExactly(request, (byte*)&header, VhostUserHeader.Size);
+        ReadExactly(request, (byte*)&header, VhostUserHeader.Size, deadline);
         if (header.Request != request || (header.Flags & VhostUserHeader.ReplyFlag) == 0)
             throw Protocol(request, $"reply is for request {(uint)header.Request} with flags 0x{header.Flags:x}");
         if (header.PayloadSize != (uint)sizeof(T))
             throw Protocol(request, $"reply payload is {header.PayloadSize} bytes, expected {sizeof(T)}");
         T value;
-        ReadExactly(request, (byte*)&value, sizeof(T));
+        ReadExactly(request, (byte*)&value, sizeof(T), deadline);
         return value;
     }
 
@@ -111,15 +116,17 @@ internal sealed unsafe class VhostUserChannel : IDisposable
         if (status != 0) throw Protocol(request, $"backend refused it (status {status})");
     }
 
-    private void ReadExactly(VhostUserRequest request, byte* buffer, int length)
+    private void ReadExactly(VhostUserRequest request, byte* buffer, int length, long deadline)
     {
         int done = 0;
         while (done < length)
         {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) throw Gone(request, $"no complete reply within {_timeout.TotalSeconds:0.#} s ({done} of {length} bytes)");
             var pfd = new Libc.PollFd { Fd = _socket.Fd, Events = Libc.POLLIN };
-            int ready = Libc.Poll(&pfd, 1, (int)_timeout.TotalMilliseconds);
+            int ready = Libc.Poll(&pfd, 1, (int)Math.Min(left, int.MaxValue));
             if (ready < 0 && Libc.LastErrno == Libc.EINTR) continue;
-            if (ready == 0) throw Gone(request, $"no reply within {_timeout.TotalSeconds:0.#} s");
+            if (ready == 0) throw Gone(request, $"no complete reply within {_timeout.TotalSeconds:0.#} s ({done} of {length} bytes)");
             var iov = new Libc.IoVec { Base = buffer + done, Length = (nuint)(length - done) };
             var msg = new Libc.MsgHdr { Iov = &iov, IovLength = 1 };
             nint n = Libc.RecvMsg(_socket.Fd, &msg, Libc.MSG_CMSG_CLOEXEC);

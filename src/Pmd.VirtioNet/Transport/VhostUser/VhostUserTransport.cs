@@ -17,6 +17,20 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     /// <summary>Features answered here rather than by the backend.</summary>
     private const ulong LocalFeatures = (1UL << Mac) | (1UL << Status) | (1UL << CtrlVq) | (1UL << CtrlRx);
 
+    /// <summary>
+    /// Bits never taken from the backend's offer, because only this side can honour them: STANDBY
+    /// (a failover pairing is the front end's choice, QEMU's failover=on), the config space and
+    /// control queue we emulate (GUEST_ANNOUNCE, CTRL_GUEST_OFFLOADS, CTRL_VLAN, CTRL_RX_EXTRA,
+    /// CTRL_MAC_ADDR, NOTF_COAL, HASH_REPORT, RSS, SPEED_DUPLEX: commands or fields the emulation
+    /// does not answer), and the transport bits (PROTOCOL_FEATURES, ACCESS_PLATFORM).
+    /// </summary>
+    private const ulong FrontEndOnly = LocalFeatures | (1UL << Standby) | (1UL << GuestAnnounce) | (1UL << 2) | (1UL << CtrlVlan)
+        | (1UL << 20) | (1UL << CtrlMacAddr) | (1UL << 53) | (1UL << 57) | (1UL << 60) | (1UL << 63)
+        | (1UL << ProtocolFeatures) | (1UL << AccessPlatform);
+
+    /// <summary>Client-mode reconnect backoff: quick at first (a restart takes ~1 s), then at most twice a second.</summary>
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(20), MaxRetry = TimeSpan.FromMilliseconds(500);
+
     private readonly VhostUserOptions _options;
     private readonly byte[] _mac;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet.VhostUser");
@@ -30,6 +44,13 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     private byte _status;
     private bool _memTableSent;
     private volatile bool _connected;
+    // Connect, the background reconnect and Dispose each own the channel in turn.
+    private readonly Lock _connectLock = new();
+    // Bumped by every Connect, Reconnect and Dispose: a reconnect step of an older one does nothing.
+    private int _reconnectGeneration;
+    private bool _listenerWatched;
+    private TimeSpan _retry;
+    private long _establishedAt;
 
     public VhostUserTransport(VhostUserOptions options)
     {
@@ -49,7 +70,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     {
         get
         {
-            ulong offered = _backendFeatures & ~(Bit(ProtocolFeatures) | Bit(AccessPlatform));
+            ulong offered = _backendFeatures & ~FrontEndOnly;
             if (!HasProtocol(VhostUserProtocolFeatures.Mq)) offered &= ~Bit(Mq);
             offered |= LocalFeatures;
             if (_options.Standby) offered |= Bit(Standby);
@@ -59,38 +80,139 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
 
     public override void Connect()
     {
-        CloseChannel();
-        if (_options.Server)
+        lock (_connectLock)
         {
-            _listener ??= new VhostUserListener(_options.Path);
-            _log.LogInformation("waiting for a vhost-user backend on {Path}", _options.Path);
-            _channel = VhostUserChannel.Accept(_listener, _options.Timeout);
+            _reconnectGeneration++;
+            UnwatchListener();
+            CloseChannel();
+            VhostUserChannel channel;
+            if (_options.Server)
+            {
+                _listener ??= new VhostUserListener(_options.Path);
+                VhostUserLog.Waiting(_log, _options.Path);
+                channel = VhostUserChannel.Accept(_listener, _options.Timeout, _options.Timeout);
+            }
+            else
+            {
+                channel = VhostUserChannel.Connect(_options.Path, _options.Timeout);
+            }
+            Establish(channel);
         }
-        else
+    }
+
+    /// <summary>The handshake on a fresh connection: owner, features, protocol features. Owns <paramref name="channel"/>.</summary>
+    private void Establish(VhostUserChannel channel)
+    {
+        try
         {
-            _channel = VhostUserChannel.Connect(_options.Path, _options.Timeout);
+            _memTableSent = false;
+            _status = 0;
+            channel.Send(VhostUserRequest.SetOwner, ReadOnlySpan<byte>.Empty);
+            ulong features = channel.Query(VhostUserRequest.GetFeatures);
+            ulong protocol = 0;
+            if ((features & Bit(ProtocolFeatures)) != 0)
+            {
+                protocol = channel.Query(VhostUserRequest.GetProtocolFeatures) & VhostUserProtocolFeatures.Wanted;
+                channel.Send(VhostUserRequest.SetProtocolFeatures, protocol);
+            }
+            _backendFeatures = features;
+            _protocolFeatures = protocol;
         }
-        _memTableSent = false;
-        _status = 0;
-        _channel.Send(VhostUserRequest.SetOwner, ReadOnlySpan<byte>.Empty);
-        _backendFeatures = _channel.Query(VhostUserRequest.GetFeatures);
-        _protocolFeatures = 0;
-        if ((_backendFeatures & Bit(ProtocolFeatures)) != 0)
+        catch
         {
-            _protocolFeatures = _channel.Query(VhostUserRequest.GetProtocolFeatures) & VhostUserProtocolFeatures.Wanted;
-            _channel.Send(VhostUserRequest.SetProtocolFeatures, _protocolFeatures);
+            channel.Dispose();
+            throw;
         }
+        _channel = channel;
         _connected = true;
+        _establishedAt = Environment.TickCount64;
         WatchSocket();
-        _log.LogInformation("connected to {Path}: backend features 0x{Features:x}, protocol features 0x{Protocol:x}",
-            _options.Path, _backendFeatures, _protocolFeatures);
+        VhostUserLog.Connected(_log, _options.Path, _backendFeatures, _protocolFeatures);
+    }
+
+    public override bool CanReconnect => _control is not null;
+
+    public override void Reconnect()
+    {
+        if (_control is null) return;
+        lock (_connectLock)
+        {
+            // The old connection goes at once: a backend whose socket stays open would think we are still there.
+            CloseChannel();
+            int generation = ++_reconnectGeneration;
+            // A backend that goes (or is refused) right after connecting is retried ever more
+            // slowly, not 50 times a second; one that ran for a while is retried at once.
+            _retry = Environment.TickCount64 - _establishedAt > 1000 ? FirstRetry : TimeSpan.FromTicks(Math.Min(Math.Max(_retry.Ticks, FirstRetry.Ticks) * 2, MaxRetry.Ticks));
+            VhostUserLog.Reconnecting(_log, _options.Path, _options.Server ? "waiting for the backend to connect" : "retrying connect");
+            if (_options.Server) WatchListener(generation);
+            else _control.Schedule(_retry, () => TryConnect(generation));
+        }
+    }
+
+    /// <summary>Server mode: the listener is readable, a backend is knocking.</summary>
+    private void WatchListener(int generation)
+    {
+        if (_listener is null || _control is null || _listenerWatched) return;
+        _control.Watch(_listener.Fd, _ => OnListenerReadable(generation), readable: true);
+        _listenerWatched = true;
+    }
+
+    private void UnwatchListener()
+    {
+        if (!_listenerWatched) return;
+        _control?.Unwatch(_listener!.Fd);
+        _listenerWatched = false;
+    }
+
+    private void OnListenerReadable(int generation)
+    {
+        bool connected = false;
+        lock (_connectLock)
+        {
+            if (generation != _reconnectGeneration || _listener is null) return;
+            UnwatchListener();
+            try
+            {
+                Establish(VhostUserChannel.Accept(_listener, TimeSpan.Zero, _options.Timeout));
+                connected = true;
+            }
+            catch (VhostUserException e)
+            {
+                // A backend that connects and then misbehaves is dropped; the next one may do better.
+                VhostUserLog.HandshakeFailed(_log, _options.Path, e.Message);
+                WatchListener(generation);
+            }
+        }
+        if (connected) Raise(TransportEvent.Reconnected);
+    }
+
+    /// <summary>Client mode: one connect attempt on the control thread, and the next one scheduled if it fails.</summary>
+    private void TryConnect(int generation)
+    {
+        bool connected = false;
+        lock (_connectLock)
+        {
+            if (generation != _reconnectGeneration || _control is null) return;
+            try
+            {
+                Establish(VhostUserChannel.Connect(_options.Path, _options.Timeout));
+                connected = true;
+            }
+            catch (VhostUserException e)
+            {
+                VhostUserLog.AttemptFailed(_log, _options.Path, (long)_retry.TotalMilliseconds, e.Message);
+                _control.Schedule(_retry, () => TryConnect(generation));
+                _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, MaxRetry.Ticks));
+            }
+        }
+        if (connected) Raise(TransportEvent.Reconnected);
     }
 
     public override void SetFeatures(ulong features)
     {
         var channel = Channel;
         // Only what the backend offered goes to it; the local features stay here.
-        ulong toBackend = features & _backendFeatures & ~(LocalFeatures | Bit(Standby));
+        ulong toBackend = features & _backendFeatures & ~FrontEndOnly;
         if ((_backendFeatures & Bit(ProtocolFeatures)) != 0) toBackend |= Bit(ProtocolFeatures);
         channel.Send(VhostUserRequest.SetFeatures, toBackend);
         SetStatus(DeviceStatus.Acknowledge | DeviceStatus.Driver | DeviceStatus.FeaturesOk);
@@ -140,26 +262,34 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
 
     public override void StopQueues(int queueCount)
     {
-        if (_connected && _channel is not null)
+        lock (_connectLock)
         {
-            try
+            if (_connected && _channel is not null)
             {
-                for (int i = 0; i < queueCount; i++)
+                try
                 {
-                    // GET_VRING_BASE stops the backend's processing of the ring before we reclaim it.
-                    _channel.Send(VhostUserRequest.GetVringBase, new VhostVringState { Index = (uint)i });
-                    _channel.Receive<VhostVringState>(VhostUserRequest.GetVringBase);
+                    for (int i = 0; i < queueCount; i++)
+                    {
+                        // GET_VRING_BASE stops the backend's processing of the ring before we reclaim it.
+                        _channel.Send(VhostUserRequest.GetVringBase, new VhostVringState { Index = (uint)i });
+                        _channel.Receive<VhostVringState>(VhostUserRequest.GetVringBase);
+                    }
+                }
+                catch (VhostUserException e)
+                {
+                    // Whatever went wrong, the caller takes its buffers back next: a backend that
+                    // answers nonsense is as good as gone, so the connection is dropped and the
+                    // next start makes a new one.
+                    if (e.Disconnected) VhostUserLog.GoneWhileStopping(_log, e.Message);
+                    else VhostUserLog.ProtocolErrorWhileStopping(_log, e.Message);
+                    MarkDisconnected();
+                    CloseChannel();
                 }
             }
-            catch (VhostUserException e) when (e.Disconnected)
-            {
-                _log.LogWarning("backend went away while stopping: {Message}", e.Message);
-                MarkDisconnected();
-            }
+            _kickByIndex = [];
+            foreach (var kick in _kicks.Values) kick.Dispose();
+            _kicks.Clear();
         }
-        _kickByIndex = [];
-        foreach (var kick in _kicks.Values) kick.Dispose();
-        _kicks.Clear();
     }
 
     public override void Notify(int index)
@@ -271,7 +401,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
         if (!_connected) return;
         _connected = false;
         if (_channel is not null) _control?.Unwatch(_channel.Fd);
-        _log.LogWarning("vhost-user backend at {Path} disconnected", _options.Path);
+        VhostUserLog.Disconnected(_log, _options.Path);
         if (_control is null || _control.IsCurrent) Raise(TransportEvent.Disconnected);
         else _control.Post(() => Raise(TransportEvent.Disconnected));
     }
@@ -296,8 +426,13 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     public override void Dispose()
     {
         StopQueues(0);
-        CloseChannel();
-        _listener?.Dispose();
-        _listener = null;
+        lock (_connectLock)
+        {
+            _reconnectGeneration++;
+            UnwatchListener();
+            CloseChannel();
+            _listener?.Dispose();
+            _listener = null;
+        }
     }
 }
