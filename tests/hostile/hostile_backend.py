@@ -151,6 +151,7 @@ class Device:
         self.connections = 0
         self.acked_features = []
         self.errors = []
+        self.error_count = 0
         self.getbase_lies = 0
         self.stop = threading.Event()
 
@@ -278,6 +279,13 @@ class Device:
         if self.lie_state == "after":
             self.tx_after_lie += 1
 
+    def note_error(self, what):
+        """A driver misdeed the device survives: counted, the first few kept for the summary."""
+        self.error_count += 1
+        if self.error_count <= 5:
+            self.errors.append(what)
+            log("error " + what)
+
     def summary(self):
         def ranges(seqs):
             out = []
@@ -305,6 +313,7 @@ class Device:
             "lie_state": self.lie_state,
             "getbase_lies": self.getbase_lies,
             "errors": self.errors,
+            "error_count": self.error_count,
         }
 
 
@@ -503,6 +512,7 @@ class SplitRing(RingBase):
         self.jumped = False
         self.spinning = False
         self.outstanding = set()
+        self.withheld_heads = set()
 
     def state(self):
         return self.last_avail
@@ -523,8 +533,17 @@ class SplitRing(RingBase):
         self.last_avail = (self.last_avail + 1) & 0xFFFF
         if head >= self.num:
             raise ValueError("avail head %d out of range" % head)
+        if head in self.withheld_heads:
+            # A chain a lie took and never completed: the device has given up on it, and under
+            # IN_ORDER a later completion told the driver it was done anyway.
+            self.withheld_heads.discard(head)
+            self.outstanding.discard(head)
         if head in self.outstanding:
-            raise ValueError("the driver made descriptor %d available again while the device still holds it" % head)
+            # The driver lent a descriptor again that the device still holds: a driver bug. The
+            # device drops its old chain and goes on with the new one.
+            self.dev.note_error("vq%d: the driver made descriptor %d available again while the device still held it" % (self.vq, head))
+            self.held = [c for c in self.held if c.head != head]
+            self.outstanding.discard(head)
         segs = []
         i = head
         ndesc = 0
@@ -549,6 +568,8 @@ class SplitRing(RingBase):
         for chain, length, override in self.pending:
             if override is None:
                 self.outstanding.discard(chain.head)
+            else:
+                self.withheld_heads.add(chain.head)
             slot = self.uoff + 4 + 8 * (self.used_idx % self.num)
             struct.pack_into("II", self.um, slot, chain.id if override is None else override, length)
             self.used_idx = (self.used_idx + 1) & 0xFFFF
