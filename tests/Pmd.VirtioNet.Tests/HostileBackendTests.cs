@@ -209,6 +209,14 @@ public sealed class HostileBackendTests
                 if (direction == "tx" && h.SentAfterLie < 600)
                     problems.Add($"TX did not recover: {h.SentAfterLie} frames accepted in 5 s after the lie stopped ({h.SentSeqs.Count} in all)");
             }
+            // A lie must leave a trace: an error counter or a warning. An honest backend, none.
+            var counters = h.ErrorCounters();
+            ulong noticed = counters.Aggregate(0UL, (sum, c) => sum + c.Value);
+            bool warned = log.Lines.Any(l => l.StartsWith("Warning", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal));
+            if (lie == "honest" && noticed > 0)
+                problems.Add($"an honest backend raised error counters: {string.Join(", ", counters.Where(c => c.Value > 0).Select(c => $"{c.Name}={c.Value}"))}");
+            if (lie != "honest" && lie != "rewrite_mbuf" && noticed == 0 && !warned)
+                problems.Add("the lie went unnoticed: no *_errors, *_dropped or *_corrupt_used counter rose and nothing was logged at Warning or above");
             h.DrainTx();
             h.StopPort("stop");
         });
@@ -368,6 +376,12 @@ public sealed class HostileBackendTests
             while (Received - before < count && sw.Elapsed < time) PollRx();
             if (Received - before < count) _problems.Add($"only {Received - before} frames received in {time.TotalSeconds} s {when}");
         }
+
+        /// <summary>The port's per-queue error counters (read while it runs: a stopped port has no queues).</summary>
+        public List<(string Name, ulong Value)> ErrorCounters() =>
+            Port is null ? [] : [.. Port.GetXstats()
+                .Where(x => x.Name.EndsWith("_errors", StringComparison.Ordinal) || x.Name.EndsWith("_dropped", StringComparison.Ordinal) || x.Name.EndsWith("_corrupt_used", StringComparison.Ordinal))
+                .Select(x => (x.Name, x.Value))];
 
         /// <summary>Lets the backend finish what is on the TX ring before the stop.</summary>
         public void DrainTx()

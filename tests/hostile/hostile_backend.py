@@ -682,10 +682,12 @@ class PackedRing(RingBase):
             buf_id = chain.id if override is None else override
             writable = self.vq == 0
             if bad_wrap:
-                # AVAIL and USED disagree: the driver must not take this as used.
+                # The wrong wrap counter: AVAIL and USED both set as for the previous lap, so the
+                # slot the driver made available reads as used in the lap before. Not a completion
+                # the driver may take; it stalls until the lie stops and the entry is rewritten.
                 off = self.doff + 16 * self.used_pos
                 struct.pack_into("IH", self.dm, off + 8, length, buf_id)
-                flags = (P_USED if not self.used_wrap else P_AVAIL) | (D_WRITE if writable else 0)
+                flags = (0 if self.used_wrap else P_AVAIL | P_USED) | (D_WRITE if writable else 0)
                 self.set_flags(off, flags)
                 self.bad_wrap_slots.append((self.used_pos, buf_id, length, writable, self.used_wrap))
                 dev.lies += 1
