@@ -39,8 +39,9 @@ def client_cmd(impl, args, sock, mode, size, ring, queues):
         app.append("--tx-first")
     devargs = client_devargs(args, sock, ring, queues)
     eal = ["-a", args.pci] if args.pci else ["--vdev", devargs]
-    if impl == "pmd":
-        return ["dotnet", TESTPMD_DLL, "-l", "0-1"] + eal + ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
+    if impl in ("pmd", "base"):
+        dll = TESTPMD_DLL if impl == "pmd" else args.against
+        return ["dotnet", dll, "-l", "0-1"] + eal + ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
     return ["stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "--in-memory", "--single-file-segments",
             "--file-prefix", f"pmdperf-cl{os.getpid()}", "--log-level=lib.eal:error"] + \
            ([] if args.pci else ["--no-pci"]) + eal + ["--", "--total-num-mbufs=65536", "--record-core-cycles"] + app
@@ -109,6 +110,8 @@ def main():
     p.add_argument("--sizes", default="64,1518")
     p.add_argument("--rings", default="split,packed")
     p.add_argument("--queues", default="1,2")
+    p.add_argument("--against", metavar="TESTPMD_DLL",
+                   help="A/B two Pmd builds: another TestPmd.dll (e.g. one built from an earlier commit) takes DPDK's place")
     p.add_argument("--pci", help="a PCI address (e.g. a VF: 0000:3b:02.0) instead of virtio-user; no backend is started")
     p.add_argument("--json", default=os.path.join(ROOT, "artifacts/perf/throughput.json"))
     p.add_argument("--png", default=os.path.join(ROOT, "artifacts/perf/throughput.png"))
@@ -117,20 +120,23 @@ def main():
         sys.exit(f"throughput: build TestPmd first: dotnet build samples/TestPmd -c Release ({TESTPMD_DLL} is missing)")
 
     results = []
+    if args.against:
+        print(f"B column: {args.against}")
     print(f"{'mode':7} {'size':>5} {'ring':6} {'q':>2} | {'Pmd Mpps (med/min/max)':>24} | {'DPDK Mpps (med/min/max)':>24} | {'ratio':>5} | {'Pmd ns/pkt':>10} | {'DPDK ns/pkt':>11}")
     for mode in args.modes.split(","):
         for size in map(int, args.sizes.split(",")):
             for ring in args.rings.split(","):
                 for queues in map(int, args.queues.split(",")):
-                    runs = {"pmd": [], "dpdk": []}
+                    other = "base" if args.against else "dpdk"
+                    runs = {"pmd": [], other: []}
                     cpu, dpdk_cpu = [], []
                     for _ in range(args.rounds):
-                        for impl in ("pmd", "dpdk"):
+                        for impl in ("pmd", other):
                             mpps, ns = run_cell(impl, args, mode, size, ring, queues)
                             runs[impl].append(mpps)
                             if ns is not None:
                                 (cpu if impl == "pmd" else dpdk_cpu).append(ns)
-                    ours, theirs = runs["pmd"], runs["dpdk"]
+                    ours, theirs = runs["pmd"], runs[other]
                     ratio = statistics.median(ours) / statistics.median(theirs) if statistics.median(theirs) else float("nan")
                     cell = {"mode": mode, "size": size, "ring": ring, "queues": queues,
                             "pmd_mpps": ours, "dpdk_mpps": theirs, "ratio": ratio,

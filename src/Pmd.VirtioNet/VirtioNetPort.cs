@@ -26,6 +26,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet");
     private const int ControlQueueSize = 64;
     private ControlQueue? _controlQueue;
+    private QueueHealth? _health;
     private ulong _announceRequests;
     private VirtioRxQueue[] _rx = [];
     private VirtioTxQueue[] _tx = [];
@@ -187,6 +188,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         }
         _rx = rx;
         _tx = tx;
+        _health = new QueueHealth(Name, rx, tx, Registry?.Control, _log);
         SetLink(true);
     }
 
@@ -249,6 +251,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         var rx = _rx;
         var tx = _tx;
         _statsBase = GetStats();
+        _health?.Dispose();
+        _health = null;
         _rx = [];
         _tx = [];
         _transport.StopQueues(2 * _pairs);
@@ -379,6 +383,7 @@ public sealed unsafe class VirtioNetPort : EthPort
             list.Add(new($"rx_q{i}_errors", s.Errors));
             list.Add(new($"rx_q{i}_nombuf", s.NoMbuf));
             list.Add(new($"rx_q{i}_corrupt_used", _rx[i].CorruptEntries));
+            list.Add(new($"rx_q{i}_stalls", _rx[i].Stalls));
             list.Add(new($"rx_q{i}_kicks", s.Kicks));
         }
         for (int i = 0; i < _tx.Length; i++)
@@ -389,6 +394,7 @@ public sealed unsafe class VirtioNetPort : EthPort
             list.Add(new($"tx_q{i}_dropped", s.Dropped));
             list.Add(new($"tx_q{i}_errors", s.Errors));
             list.Add(new($"tx_q{i}_corrupt_used", _tx[i].CorruptEntries));
+            list.Add(new($"tx_q{i}_stalls", _tx[i].Stalls));
             list.Add(new($"tx_q{i}_kicks", s.Kicks));
         }
         list.Add(new("announce_requests", _announceRequests));

@@ -206,4 +206,24 @@ public sealed unsafe class MempoolTests
         pool.FlushThreadCache();
         Assert.Equal(2048, pool.Available);
     }
+
+    [Fact]
+    public unsafe void Mbuf_headers_are_out_of_reach_of_devices_and_only_data_rooms_are_shared()
+    {
+        using var pool = Mempool.Create("private-headers", 512, cacheSize: 0, allowHugePages: false);
+        var regions = DmaRegistry.Shared.Snapshot();
+        var mbufs = new Mbuf[512];
+        Assert.Equal(512, pool.Alloc(mbufs));
+        foreach (var m in mbufs)
+        {
+            nint header = (nint)m.Header;
+            // No region a vhost-user backend is sent, or VFIO maps, holds any byte of a header.
+            Assert.DoesNotContain(regions, r => header + 128 > r.VirtualAddress && header < r.VirtualAddress + (nint)r.Length);
+            Assert.True(pool.Region.Contains((nint)m.BufferPointer, (nuint)m.BufferLength));
+            Assert.True(pool.Owns(m));
+        }
+        Assert.False(pool.Owns(Mbuf.FromHandle((nint)mbufs[0].Header + 64)));   // inside a header, not at one
+        Mbuf.Free(mbufs);
+        Assert.Equal(0, pool.InUse);
+    }
 }

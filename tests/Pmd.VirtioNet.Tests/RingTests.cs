@@ -211,35 +211,6 @@ public sealed unsafe class RingTests
         Assert.Equal(0UL, h.Ring.CorruptEntries);
     }
 
-    [Fact]
-    public void In_order_completion_rejects_a_newest_entry_that_names_nothing_lent_or_claims_too_much()
-    {
-        using var h = new Harness(16, packed: false, new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
-        for (int i = 1; i <= 4; i++) h.Ring.AddBuffer((ulong)(i * 0x1000), 64, false, i);
-        h.Ring.Publish();
-        var ids = new List<ushort>();
-        while (h.Pop(out var c)) ids.Add(c.Id);
-        Span<nint> taken = stackalloc nint[16];
-
-        h.Used(9, 0);           // never lent
-        Assert.Equal(0, h.Ring.TakeCompleted(taken));
-        Assert.Equal(1UL, h.Ring.CorruptEntries);
-
-        h.Used(ids[0], 0);      // two entries, but the newest names the oldest chain: impossible in order
-        h.Used(ids[0], 0);
-        Assert.Equal(0, h.Ring.TakeCompleted(taken));
-        Assert.Equal(3UL, h.Ring.CorruptEntries);
-
-        for (int i = 0; i < 5; i++) h.Used(ids[3], 0);  // five entries for four chains
-        Assert.Equal(0, h.Ring.TakeCompleted(taken));
-        Assert.Equal(8UL, h.Ring.CorruptEntries);
-
-        h.Used(ids[3], 0);      // an honest entry still returns everything up to the chain it names
-        Assert.Equal(4, h.Ring.TakeCompleted(taken));
-        Assert.Equal([1, 2, 3, 4], taken[..4].ToArray());
-        Assert.Equal(16, h.Ring.FreeCount);
-    }
-
     [Theory]
     [MemberData(nameof(Layouts))]
     public void An_indirect_chain_takes_one_slot_and_the_device_reads_every_segment(bool packed)

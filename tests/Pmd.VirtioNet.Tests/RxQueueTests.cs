@@ -76,4 +76,25 @@ public sealed unsafe class RxQueueTests : IDisposable
         Assert.Equal(1UL, _rx.CorruptEntries);
         Mbuf.Free(got.AsSpan(0, n));
     }
+
+    [Fact]
+    public void A_repeated_used_entry_for_a_buffer_lent_again_is_not_a_frame()
+    {
+        Assert.True(_device.TryPop(out var chain));
+        byte* at = (byte*)chain[0].Address;
+        new Span<byte>(at, VirtioNetHeader.Size).Clear();
+        ((VirtioNetHeader*)at)->NumBuffers = 1;
+        new Span<byte>(at + VirtioNetHeader.Size, 64).Fill(0x66);
+        _device.PushUsed(chain.Id, VirtioNetHeader.Size + 64);
+        var got = new Mbuf[8];
+        Assert.Equal(1, _rx.Burst(got));
+        Mbuf.Free(got.AsSpan(0, 1));
+        _rx.Refill();                   // the id is lent again, with another mbuf
+
+        // The device reports the same id again, as if it had written the new buffer.
+        _device.PushUsed(chain.Id, VirtioNetHeader.Size + 64);
+        Assert.Equal(0, _rx.Burst(got));
+        Assert.Equal(1UL, _rx.Stats.Errors);
+        Assert.Equal(1UL, _rx.Stats.Packets);
+    }
 }

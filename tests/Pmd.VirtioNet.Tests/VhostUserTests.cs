@@ -10,9 +10,11 @@ namespace Pmd.VirtioNet.Tests;
 /// <summary>The virtio-user PMD against DPDK's vhost-user backend (dpdk-testpmd), on split and packed rings.</summary>
 public sealed class VhostUserTests
 {
-    public static TheoryData<string> Rings => new() { "split", "packed" };
+    /// <summary>Both layouts, each also with IN_ORDER and without mergeable buffers (one buffer per frame, as DPDK's in-order paths use).</summary>
+    public static TheoryData<string> Rings => new() { "split", "packed", "split-in-order", "packed-in-order" };
 
-    private static string Ring(string ring) => ring == "packed" ? ",packed_vq=1" : "";
+    private static string Ring(string ring) =>
+        (ring.StartsWith("packed") ? ",packed_vq=1" : "") + (ring.EndsWith("in-order") ? ",in_order=1,mrg_rxbuf=0" : "");
 
     [Theory]
     [MemberData(nameof(Rings))]

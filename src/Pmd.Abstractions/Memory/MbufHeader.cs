@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 namespace Pmd.Memory;
 
 /// <summary>
-/// The metadata in front of every packet buffer, two cache lines like rte_mbuf. The first line
-/// holds what RX and TX touch; the second holds what is rarely used. The buffer follows at
-/// <see cref="Size"/>.
+/// The metadata of one packet buffer, two cache lines like rte_mbuf. The first line holds what RX
+/// and TX touch; the second holds what is rarely used. Unlike rte_mbuf it does not sit in front
+/// of its buffer: headers are in the pool's private memory, and <see cref="BufAddr"/> points into
+/// the memory devices share.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal unsafe struct MbufHeader

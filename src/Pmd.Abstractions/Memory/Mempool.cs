@@ -5,9 +5,12 @@ using System.Runtime.InteropServices;
 namespace Pmd.Memory;
 
 /// <summary>
-/// A fixed number of equal-size packet buffers in one <see cref="HugeRegion"/>, like
-/// rte_pktmbuf_pool. Free buffers sit in a lock-free ring and in per-thread caches. Getting fewer
-/// than asked is how exhaustion shows: nothing on this path throws or allocates.
+/// A fixed number of equal-size packet buffers, like rte_pktmbuf_pool. The data rooms are in one
+/// <see cref="HugeRegion"/>, which devices and vhost-user backends can reach; the mbuf headers are
+/// in a <see cref="PrivateRegion"/>, which they cannot, so a device that writes where it should
+/// not can spoil packet bytes but never a chain pointer, a pool id or a refcount. Free buffers sit
+/// in a lock-free ring and in per-thread caches. Getting fewer than asked is how exhaustion
+/// shows: nothing on this path throws or allocates.
 /// </summary>
 public sealed unsafe class Mempool : IDisposable
 {
@@ -30,22 +33,24 @@ public sealed unsafe class Mempool : IDisposable
     private static MempoolCache?[]? t_caches;
 
     private readonly HugeRegion _region;
+    private readonly PrivateRegion _headers;
     private readonly PointerRing _ring;
     private readonly List<MempoolCache> _caches = [];
     private readonly Lock _cachesLock = new();
     private readonly int _elementSize;
     private bool _disposed;
 
-    private Mempool(string name, ushort id, HugeRegion region, int count, int cacheSize, int bufferSize, int headroom)
+    private Mempool(string name, ushort id, HugeRegion region, PrivateRegion headers, int count, int cacheSize, int bufferSize, int headroom)
     {
         Name = name;
         Id = id;
         _region = region;
+        _headers = headers;
         Capacity = count;
         CacheSize = cacheSize;
         BufferSize = bufferSize;
         Headroom = headroom;
-        _elementSize = AlignUp(MbufHeader.Size + bufferSize, 64);
+        _elementSize = AlignUp(bufferSize, 64);
         _ring = new PointerRing((int)BitOperations.RoundUpToPowerOf2((uint)count));
         Populate();
     }
@@ -97,8 +102,8 @@ public sealed unsafe class Mempool : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(bufferSize, ushort.MaxValue);
         if (headroom < 0 || headroom > bufferSize) throw new ArgumentOutOfRangeException(nameof(headroom), "headroom must fit in the buffer");
 
-        int element = AlignUp(MbufHeader.Size + bufferSize, 64);
-        // In physical-address mode an mbuf must not straddle two pages that are not physically
+        int element = AlignUp(bufferSize, 64);
+        // In physical-address mode a buffer must not straddle two pages that are not physically
         // adjacent, so leave room to skip to the next page; one element per page is the worst case.
         nuint bytes = (nuint)count * (nuint)element;
         var mode = iovaMode ?? DmaRegistry.DefaultIovaMode;
@@ -109,14 +114,17 @@ public sealed unsafe class Mempool : IDisposable
             int id = Array.IndexOf(s_pools, null);
             if (id < 0) throw new InvalidOperationException("too many mempools");
             var region = HugeRegion.Allocate(name, bytes, mode, allowHugePages);
+            PrivateRegion? headers = null;
             try
             {
-                var pool = new Mempool(name, (ushort)id, region, count, cacheSize, bufferSize, headroom);
+                headers = PrivateRegion.Allocate((nuint)count * MbufHeader.Size, allowHugePages);
+                var pool = new Mempool(name, (ushort)id, region, headers, count, cacheSize, bufferSize, headroom);
                 s_pools[id] = pool;
                 return pool;
             }
             catch
             {
+                headers?.Dispose();
                 region.Dispose();
                 throw;
             }
@@ -249,16 +257,16 @@ public sealed unsafe class Mempool : IDisposable
                 offset = PageSizes.RoundUp(offset + 1, (nuint)_region.PageSize);
                 continue;
             }
-            var h = (MbufHeader*)va;
+            var h = (MbufHeader*)(_headers.Pointer + (nuint)placed * MbufHeader.Size);
             *h = default;
-            h->BufAddr = (byte*)va + MbufHeader.Size;
-            h->BufIova = _region.IovaOf((nint)h->BufAddr);
+            h->BufAddr = (byte*)va;
+            h->BufIova = _region.IovaOf(va);
             h->BufLen = (ushort)BufferSize;
             h->Headroom = (ushort)Headroom;
             h->PoolId = Id;
             h->RefCnt = 1;
             Mbuf.Reset(h);
-            batch[inBatch++] = va;
+            batch[inBatch++] = (nint)h;
             placed++;
             offset += (nuint)_elementSize;
             if (inBatch == batch.Length || placed == Capacity)
@@ -271,8 +279,13 @@ public sealed unsafe class Mempool : IDisposable
 
     private static int AlignUp(int value, int alignment) => (value + alignment - 1) & ~(alignment - 1);
 
-    /// <summary>Whether <paramref name="mbuf"/> points at one of this pool's buffers: checks a device-supplied pointer.</summary>
-    public bool Owns(Mbuf mbuf) => !mbuf.IsNull && _region.Contains((nint)mbuf.Header, MbufHeader.Size);
+    /// <summary>Whether <paramref name="mbuf"/> is one of this pool's mbufs.</summary>
+    public bool Owns(Mbuf mbuf)
+    {
+        if (mbuf.IsNull || !_headers.Contains((nint)mbuf.Header, MbufHeader.Size)) return false;
+        nuint offset = (nuint)((byte*)mbuf.Header - _headers.Pointer);
+        return offset % MbufHeader.Size == 0 && offset / MbufHeader.Size < (nuint)Capacity;
+    }
 
     public void Dispose()
     {
@@ -283,6 +296,7 @@ public sealed unsafe class Mempool : IDisposable
             s_pools[Id] = null;
         }
         _region.Dispose();
+        _headers.Dispose();
     }
 
     public override string ToString() => $"mempool {Name}: {Available}/{Capacity} free, {BufferSize}-byte buffers";

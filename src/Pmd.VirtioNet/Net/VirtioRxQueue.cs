@@ -13,6 +13,9 @@ internal abstract class VirtioRxQueue
 
     public abstract ulong CorruptEntries { get; }
 
+    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
+    public abstract ulong Stalls { get; }
+
     public abstract int Burst(Span<Mbuf> mbufs);
 
     /// <summary>Lends the device as many empty buffers as the ring and pool allow.</summary>
@@ -30,6 +33,13 @@ internal abstract class VirtioRxQueue
 internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : struct, IVirtqueue
 {
     private const int RefillBatch = 64;
+
+    /// <summary>
+    /// A gso_type no device writes, put into each buffer's header as it is lent. A device writes
+    /// the header of every frame, so a first buffer that comes back still marked was never written:
+    /// the used entry that returned it is a stale or repeated one, not a frame.
+    /// </summary>
+    private const byte UnwrittenMark = 0xFF;
     private TRing _ring;
     private readonly Mempool _pool;
     private readonly VirtioTransport _transport;
@@ -56,6 +66,8 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
 
     public override ulong CorruptEntries => _ring.CorruptEntries;
 
+    public override ulong Stalls => _ring.Stalls;
+
     public override int Burst(Span<Mbuf> mbufs)
     {
         // Used entries are taken in batches, and the header lines of a batch are prefetched
@@ -65,12 +77,16 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         Span<nint> cookies = stackalloc nint[Batch];
         Span<uint> lengths = stackalloc uint[Batch];
         int n = 0;
-        while (n < mbufs.Length)
+        // Entries read per burst, valid or rejected, are bounded by the ring: a device that keeps
+        // writing bad entries cannot keep the burst from returning.
+        int budget = _ring.Size;
+        while (n < mbufs.Length && budget > 0)
         {
             // One frame at most per entry, so a batch never brings more frames than there is room for.
-            int want = Math.Min(Batch, mbufs.Length - n);
+            int want = Math.Min(Math.Min(Batch, mbufs.Length - n), budget);
             int got = CompletedBuffers.TakeEach(ref _ring, cookies[..want], lengths[..want]);
             if (got == 0) break;
+            budget -= got;
             PrefetchHeaders(cookies[..got]);
             for (int i = 0; i < got; i++) Receive(mbufs, ref n, cookies[i], lengths[i]);
         }
@@ -109,6 +125,13 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
             return;
         }
         var header = (VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size);
+        if (header->GsoType == UnwrittenMark)
+        {
+            // The device returned a buffer it never wrote: a stale or repeated used entry.
+            Stats.Errors++;
+            m.Free();
+            return;
+        }
         int frame = (int)length - VirtioNetHeader.Size;
         m.DataLength = frame;
         m.PacketLength = frame;
@@ -180,6 +203,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
             for (int i = 0; i < got; i++)
             {
                 var m = _scratch[i];
+                ((VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size))->GsoType = UnwrittenMark;
                 // Lend from the last header-size bytes of headroom: the frame then starts at the data offset.
                 _ring.AddBuffer(m.DataIova - VirtioNetHeader.Size, (uint)(m.Tailroom + VirtioNetHeader.Size), deviceWritable: true, m.Handle);
             }

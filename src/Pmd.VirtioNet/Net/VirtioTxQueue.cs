@@ -13,6 +13,9 @@ internal abstract class VirtioTxQueue
 
     public abstract ulong CorruptEntries { get; }
 
+    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
+    public abstract ulong Stalls { get; }
+
     /// <summary>Descriptors the device has not returned yet (one per packet unless packets are chained).</summary>
     public abstract int InFlight { get; }
 
@@ -56,6 +59,8 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     }
 
     public override ulong CorruptEntries => _ring.CorruptEntries;
+
+    public override ulong Stalls => _ring.Stalls;
 
     public override int InFlight => _ring.Size - _ring.FreeCount;
 
@@ -138,12 +143,17 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
 
     public override void Cleanup()
     {
-        // Completed packets are freed in batches: one put into the pool per batch.
+        // Completed packets are freed in batches: one put into the pool per batch. Each batch that
+        // frees something returns chains that were lent, so the loop ends within a ring's worth.
         const int Batch = 64;
         Span<nint> done = stackalloc nint[Batch];
         ulong corruptBefore = _ring.CorruptEntries;
-        int n;
-        while ((n = _ring.TakeCompleted(done)) > 0) Mbuf.Free(MemoryMarshal.Cast<nint, Mbuf>(done[..n]));
+        int n, budget = _ring.Size;
+        while (budget > 0 && (n = _ring.TakeCompleted(done)) > 0)
+        {
+            Mbuf.Free(MemoryMarshal.Cast<nint, Mbuf>(done[..n]));
+            budget -= n;
+        }
         Stats.Errors += _ring.CorruptEntries - corruptBefore;
     }
 

@@ -7,12 +7,14 @@ internal static class CompletedBuffers
 
     /// <summary>
     /// <see cref="IVirtqueue.TakeCompleted"/> by reading used entries one by one: for rings where
-    /// no shortcut applies. Generic over the ring struct, so the calls are direct.
+    /// no shortcut applies. Generic over the ring struct, so the calls are direct. At most
+    /// <paramref name="cookies"/>.Length entries are read, rejected ones included, so a device
+    /// that keeps writing bad entries cannot keep the call from returning.
     /// </summary>
     public static int TakeEach<TRing>(ref TRing ring, Span<nint> cookies) where TRing : struct, IVirtqueue
     {
         int n = 0;
-        while (n < cookies.Length)
+        for (int read = 0; read < cookies.Length; read++)
         {
             var status = ring.TryGetUsed(out nint cookie, out _);
             if (status == UsedStatus.Empty) break;

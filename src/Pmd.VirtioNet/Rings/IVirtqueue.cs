@@ -29,6 +29,15 @@ public interface IVirtqueue
     /// <summary>Used entries that were rejected as corrupt.</summary>
     ulong CorruptEntries { get; }
 
+    /// <summary>
+    /// Times the device-written state became impossible (a used index past what is lent, wrong
+    /// wrap bits): the queue then takes nothing until the state makes sense again.
+    /// </summary>
+    ulong Stalls { get; }
+
+    /// <summary>The last look at the device-written state found it impossible.</summary>
+    bool IsStalled { get; }
+
     /// <summary>Lends one buffer. <paramref name="cookie"/> comes back with it. False when no descriptor is free.</summary>
     bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie);
 

@@ -47,6 +47,7 @@ internal sealed class InflightTable
         Count++;
         if (_order is not null)
         {
+            if (_orderCount == _order.Length) Compact();
             int slot = _orderHead + _orderCount;
             if (slot >= _order.Length) slot -= _order.Length;
             _order[slot] = id;
@@ -59,8 +60,46 @@ internal sealed class InflightTable
 
     public uint Capacity(int id) => _entries[id].Capacity;
 
-    /// <summary>With order tracking: the oldest chain still lent, or -1.</summary>
-    public int Oldest => _order is null || _orderCount == 0 ? -1 : _order[_orderHead];
+    /// <summary>
+    /// With order tracking: the oldest chain still lent, or -1. Chains a lying device returned out
+    /// of order leave holes in the order, which are dropped here as they come to the front.
+    /// </summary>
+    public int Oldest
+    {
+        get
+        {
+            if (_order is null) return -1;
+            while (_orderCount > 0)
+            {
+                int id = _order[_orderHead];
+                if (IsInFlight(id) && _entries[id].OrderSlot == _orderHead) return id;
+                if (++_orderHead == _order.Length) _orderHead = 0;
+                _orderCount--;
+            }
+            return -1;
+        }
+    }
+
+    /// <summary>Rewrites the order without its holes; needed only after out-of-order returns filled it.</summary>
+    private void Compact()
+    {
+        var order = _order!;
+        int kept = 0;
+        var live = new ushort[Count];
+        for (int i = 0; i < _orderCount; i++)
+        {
+            int slot = (_orderHead + i) % order.Length;
+            int id = order[slot];
+            if (IsInFlight(id) && _entries[id].OrderSlot == slot) live[kept++] = (ushort)id;
+        }
+        for (int i = 0; i < kept; i++)
+        {
+            order[i] = live[i];
+            _entries[live[i]].OrderSlot = (ushort)i;
+        }
+        _orderHead = 0;
+        _orderCount = kept;
+    }
 
     /// <summary>
     /// With order tracking: how many chains were lent before <paramref name="id"/> and are still
@@ -84,7 +123,7 @@ internal sealed class InflightTable
         e.Cookie = 0;
         e.ChainLength = 0;
         Count--;
-        if (_order is not null && _orderCount > 0 && _order[_orderHead] == id)
+        if (_order is not null && _orderCount > 0 && _order[_orderHead] == id && e.OrderSlot == _orderHead)
         {
             if (++_orderHead == _order.Length) _orderHead = 0;
             _orderCount--;

@@ -30,6 +30,13 @@ internal struct PackedDescriptor
     /// <summary>The AVAIL/USED bits that mark an entry available to the device in ring lap <paramref name="wrap"/>.</summary>
     public static ushort AvailableBits(bool wrap) => wrap ? Avail : Used;
 
+    /// <summary>Whether <paramref name="flags"/> mark an entry the driver made available in lap <paramref name="wrap"/>.</summary>
+    public static bool IsAvailable(ushort flags, bool wrap)
+    {
+        bool avail = (flags & Avail) != 0, used = (flags & Used) != 0;
+        return avail == wrap && used != wrap;
+    }
+
     /// <summary>Whether <paramref name="flags"/> mark an entry the device has used in lap <paramref name="wrap"/>.</summary>
     public static bool IsUsed(ushort flags, bool wrap)
     {

@@ -28,6 +28,8 @@ public unsafe struct PackedRing : IVirtqueue
     private int _pendingSkip;
     private ushort _sinceNotify;
     private ulong _corrupt;
+    private ulong _stalls;
+    private bool _stalled;
 
     internal PackedRing(byte* memory, int size, RingFeatures features, IndirectTables indirect = default)
     {
@@ -54,6 +56,10 @@ public unsafe struct PackedRing : IVirtqueue
     public readonly int FreeCount => _numFree;
 
     public readonly ulong CorruptEntries => _corrupt;
+
+    public readonly ulong Stalls => _stalls;
+
+    public readonly bool IsStalled => _stalled;
 
     /// <summary>The next position the driver makes available, with its wrap counter in bit 15 (vhost-user's vring base).</summary>
     public readonly ushort AvailState => (ushort)(_availPos | (_availWrap ? 0x8000 : 0));
@@ -164,25 +170,39 @@ public unsafe struct PackedRing : IVirtqueue
         length = 0;
         ref var d = ref _desc[_usedPos];
         ushort flags = d.LoadFlags();
-        if (!PackedDescriptor.IsUsed(flags, _usedWrap)) return UsedStatus.Empty;
+        if (!PackedDescriptor.IsUsed(flags, _usedWrap))
+        {
+            // While anything is lent, the entry here is one we made available in this lap, or
+            // the device has used it. Any other AVAIL/USED pair is the device's mistake, and the
+            // queue would wait for it for ever: count it.
+            if (_inflight.Count > 0 && !PackedDescriptor.IsAvailable(flags, _usedWrap)) return Stall();
+            return UsedStatus.Empty;
+        }
+        if (_inflight.Count == 0) return Stall();   // used, but nothing is lent: not an entry of ours
+        _stalled = false;
         int id = d.Id;
         uint written = d.Length;
-        if (!_inflight.IsInFlight(id))
-        {
-            Advance(ref _usedPos, ref _usedWrap, 1);
-            _corrupt++;
-            return UsedStatus.Corrupt;
-        }
-        if (_inOrder)
+        // IN_ORDER lets the device return a batch of read-only chains (TX) with one entry naming
+        // the last: the older ones are done too, and their slots are skipped when that entry is
+        // taken. Writable chains (RX) need an entry each, for the length, so an entry is taken
+        // for what it names, as without IN_ORDER, and moves on by that chain's slots: a lying
+        // id then costs the buffers it skipped (back on stop), never the ring's step.
+        if (_inOrder && _inflight.IsInFlight(id))
         {
             int oldest = _inflight.Oldest;
-            if (oldest != id)
+            if (oldest != id && _inflight.Capacity(oldest) == 0)
             {
-                // One used entry for a batch: the older chains are done too; skip their slots later.
                 _pendingSkip += _inflight.ChainLength(oldest);
                 cookie = Release(oldest);
                 return UsedStatus.Ok;
             }
+        }
+        if (!_inflight.IsInFlight(id))
+        {
+            Advance(ref _usedPos, ref _usedWrap, 1 + _pendingSkip);
+            _pendingSkip = 0;
+            _corrupt++;
+            return UsedStatus.Corrupt;
         }
         int slots = _pendingSkip + _inflight.ChainLength(id);
         _pendingSkip = 0;
@@ -196,6 +216,14 @@ public unsafe struct PackedRing : IVirtqueue
             return UsedStatus.Corrupt;
         }
         return UsedStatus.Ok;
+    }
+
+    /// <summary>The device-written state is impossible: counted once per episode, and nothing is taken.</summary>
+    private UsedStatus Stall()
+    {
+        if (!_stalled) _stalls++;
+        _stalled = true;
+        return UsedStatus.Empty;
     }
 
     /// <summary>The device writes each used entry into the ring itself, so every one is read anyway.</summary>

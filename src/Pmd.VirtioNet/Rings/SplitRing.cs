@@ -37,6 +37,8 @@ public unsafe struct SplitRing : IVirtqueue
     private ushort _usedEventBase;
     private int _doneAhead;
     private ulong _corrupt;
+    private ulong _stalls;
+    private bool _stalled;
 
     /// <summary>Drives the ring in <paramref name="memory"/>, which must be zeroed and laid out for <paramref name="size"/>.</summary>
     internal SplitRing(byte* memory, int size, RingFeatures features, IndirectTables indirect = default)
@@ -70,6 +72,10 @@ public unsafe struct SplitRing : IVirtqueue
     public readonly int FreeCount => _numFree;
 
     public readonly ulong CorruptEntries => _corrupt;
+
+    public readonly ulong Stalls => _stalls;
+
+    public readonly bool IsStalled => _stalled;
 
     /// <summary>The next avail index the driver will publish (VIRTIO's avail->idx), for transports that save ring state.</summary>
     public readonly ushort AvailIndex => _availShadow;
@@ -156,31 +162,40 @@ public unsafe struct SplitRing : IVirtqueue
         // is the one the device keeps writing, and every read of it is a cache miss.
         if (_lastUsed == _deviceUsedIdx)
         {
-            _deviceUsedIdx = Volatile.Read(ref *_usedIdx);
-            if (_lastUsed == _deviceUsedIdx)
+            ushort device = Volatile.Read(ref *_usedIdx);
+            if (device == _lastUsed)
             {
                 if (_eventIndex) KeepInterruptsAway();
                 return UsedStatus.Empty;
             }
+            // Each entry returns a different chain, so more new entries than chains lent cannot
+            // be: the ones past the real completions would be stale entries of an earlier lap,
+            // whose ids may be lent again (phantom frames). Nothing is taken until it makes sense.
+            if ((ushort)(device - _lastUsed) > _inflight.Count) return Stall();
+            _deviceUsedIdx = device;
         }
+        _stalled = false;
         var element = _usedRing[_lastUsed & _mask];
         uint id = element.Id;
+        // IN_ORDER lets the device return a batch of read-only chains (TX) with one entry naming
+        // the last (VIRTIO 2.7.9): the older ones are done too, with no length, and the entry is
+        // read again for the next. Writable chains (RX) need an entry each, for the length, so an
+        // entry is taken for what it names, as without IN_ORDER: a lying id then costs the
+        // buffers it skipped (back on stop), never a frame paired with another's length.
+        if (_inOrder && _inflight.IsInFlight((int)id))
+        {
+            int oldest = _inflight.Oldest;
+            if (oldest != (int)id && _inflight.Capacity(oldest) == 0)
+            {
+                cookie = Release(oldest);
+                return UsedStatus.Ok;
+            }
+        }
         if (!_inflight.IsInFlight((int)id))
         {
             _lastUsed++;
             _corrupt++;
             return UsedStatus.Corrupt;
-        }
-        if (_inOrder)
-        {
-            // IN_ORDER lets the device return a batch with one entry naming its last chain; the
-            // older chains before it are done too, with no length reported.
-            int oldest = _inflight.Oldest;
-            if (oldest != (int)id)
-            {
-                cookie = Release(oldest);
-                return UsedStatus.Ok;
-            }
         }
         _lastUsed++;
         uint capacity = _inflight.Capacity((int)id);
@@ -193,6 +208,14 @@ public unsafe struct SplitRing : IVirtqueue
             return UsedStatus.Corrupt;
         }
         return UsedStatus.Ok;
+    }
+
+    /// <summary>The device's used idx is impossible: counted once per episode, and nothing is taken.</summary>
+    private UsedStatus Stall()
+    {
+        if (!_stalled) _stalls++;
+        _stalled = true;
+        return UsedStatus.Empty;
     }
 
     public int TakeCompleted(Span<nint> cookies)
@@ -219,19 +242,23 @@ public unsafe struct SplitRing : IVirtqueue
             if (_eventIndex) KeepInterruptsAway();
             return false;
         }
-        int position = -1;
-        // More entries than chains lent, or a newest entry naming nothing lent: skip them all. The
-        // chains stay lent; a later good entry or the reclaim on stop returns them.
-        if (entries <= _inflight.Count) position = _inflight.OrderPosition((int)_usedRing[(ushort)(device - 1) & _mask].Id);
-        _lastUsed = device;
-        _deviceUsedIdx = device;
-        // Each entry names a different chain, so the newest cannot be older than the entry count allows.
-        if (position + 1 < entries)
+        // More entries than chains lent: the index is impossible, and what lies past the real
+        // entries is stale. Nothing is taken until it makes sense again.
+        if (entries > _inflight.Count)
         {
-            _corrupt += (ulong)entries;
+            Stall();
             return false;
         }
-        _doneAhead = position + 1;
+        _stalled = false;
+        int position = _inflight.OrderPosition((int)_usedRing[(ushort)(device - 1) & _mask].Id);
+        _lastUsed = device;
+        _deviceUsedIdx = device;
+        // Each entry returns at least the oldest chain still lent, so `entries` chains are done
+        // whatever the ids say; the newest may say more (a batch returned by its last chain). An
+        // id that is not lent, or older than the count allows, is counted; the count still holds,
+        // so one bad entry never keeps the good ones around it from completing.
+        if (position + 1 < entries) _corrupt++;
+        _doneAhead = Math.Max(entries, position + 1);
         return true;
     }
 

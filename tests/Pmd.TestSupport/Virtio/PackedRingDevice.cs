@@ -89,6 +89,12 @@ public sealed unsafe class PackedRingDevice
         _usedPos = (ushort)p;
     }
 
+    /// <summary>A lying device: writes <paramref name="flags"/> into the descriptor at its used position, moving nothing.</summary>
+    public void WriteFlagsAtUsedPosition(ushort flags) => Volatile.Write(ref *Flags(_usedPos), flags);
+
+    /// <summary>The lap the device's used position is in.</summary>
+    public bool UsedWrap => _usedWrap;
+
     /// <summary>Sets the device event-suppression area: what the driver reads to decide on kicks.</summary>
     public void SetDeviceEvent(ushort flags, ushort offsetWrap = 0)
     {

@@ -100,6 +100,16 @@ public sealed unsafe class SplitRingDevice
 
     public void Publish() => Volatile.Write(ref *UsedIdx, _usedIdx);
 
+    /// <summary>A lying device: publishes <paramref name="index"/> as its used idx and carries on from there.</summary>
+    public void SetUsedIndex(ushort index)
+    {
+        _usedIdx = index;
+        Publish();
+    }
+
+    /// <summary>The used idx the device will publish next.</summary>
+    public ushort UsedIndex => _usedIdx;
+
     /// <summary>VRING_USED_F_NO_NOTIFY: the device polls and wants no kicks.</summary>
     public void SetNoNotify(bool on) => Volatile.Write(ref *UsedFlags, on ? (ushort)1 : (ushort)0);
 

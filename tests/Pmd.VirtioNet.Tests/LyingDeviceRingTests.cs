@@ -1,0 +1,191 @@
+using System.Runtime.InteropServices;
+using Pmd.TestSupport.Virtio;
+using Pmd.VirtioNet.Rings;
+
+namespace Pmd.VirtioNet.Tests;
+
+/// <summary>
+/// Regression tests for the ways a hostile vhost-user backend broke the rings (issue 13): each
+/// drives the ring with the in-process device model telling the same lie, and asserts that nothing
+/// was taken that the device never returned, that the ring stays in step, and that it recovers.
+/// </summary>
+public sealed unsafe class LyingDeviceRingTests : IDisposable
+{
+    private const int Size = 8;
+    private readonly nint _memory;
+
+    public LyingDeviceRingTests()
+    {
+        int bytes = Math.Max(SplitRingDevice.BytesFor(Size), PackedRingDevice.BytesFor(Size));
+        _memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+        NativeMemory.Clear((void*)_memory, (nuint)bytes);
+    }
+
+    public void Dispose() => NativeMemory.AlignedFree((void*)_memory);
+
+    private static RingFeatures Features(bool inOrder) => new(EventIndex: false, InOrder: inOrder, IndirectDescriptors: false);
+
+    /// <summary>Lends <paramref name="count"/> writable buffers with cookies from <paramref name="firstCookie"/>; returns the ids the device saw.</summary>
+    private static List<ushort> LendWritable(ref SplitRing ring, SplitRingDevice device, int count, int firstCookie)
+    {
+        for (int i = 0; i < count; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * (firstCookie + i)), 256, true, firstCookie + i));
+        ring.Publish();
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+        return ids;
+    }
+
+    [Theory]
+    [InlineData(false, 1000)]
+    [InlineData(false, 65000)]
+    [InlineData(true, 1000)]
+    [InlineData(true, 65000)]
+    public void Split_ring_takes_nothing_from_a_used_index_that_jumps_past_what_is_lent(bool inOrder, int jump)
+    {
+        var ring = new SplitRing((byte*)_memory, Size, Features(inOrder));
+        var device = new SplitRingDevice(_memory, Size);
+        // One honest lap leaves a used entry for every id in the ring: stale entries to lie with.
+        foreach (var id in LendWritable(ref ring, device, Size, 1)) device.PushUsed(id, 100);
+        for (int i = 0; i < Size; i++) Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out _, out _));
+        var ids = LendWritable(ref ring, device, Size, 101);
+
+        device.PushUsed(ids[0], 60);
+        ushort honest = device.UsedIndex;
+        device.SetUsedIndex((ushort)(honest + jump));
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out nint cookie, out _));
+        Assert.Equal(0, cookie);
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out _, out _));
+        Assert.True(ring.IsStalled);
+        Assert.Equal(1UL, ring.Stalls);          // one episode, however often it is looked at
+        Assert.Equal(Size, Size - ring.FreeCount);
+
+        // The device takes its lie back: the real entry comes through, with its own length.
+        device.SetUsedIndex(honest);
+        Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out cookie, out uint length));
+        Assert.Equal((101, 60u), (cookie, length));
+        Assert.False(ring.IsStalled);
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out _, out _));
+        Assert.Equal(0UL, ring.CorruptEntries);
+    }
+
+    [Theory]
+    [InlineData(900)]      // an id beyond the ring
+    [InlineData(-1)]       // the previous completion reported again
+    public void Split_in_order_tx_completes_a_batch_whose_newest_entry_lies(int badId)
+    {
+        var ring = new SplitRing((byte*)_memory, Size, Features(inOrder: true));
+        var device = new SplitRingDevice(_memory, Size);
+        for (int i = 1; i <= Size; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 64, false, i));
+        ring.Publish();
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+        Assert.Equal(0, ring.FreeCount);     // a full TX ring: no later entry will come to fix things
+
+        // The device returns all eight, one entry each, but the newest names the wrong id.
+        for (int i = 0; i < Size - 1; i++) device.PushUsed(ids[i], 0);
+        device.PushUsed(badId < 0 ? ids[Size - 2] : (uint)badId, 0);
+
+        Span<nint> done = stackalloc nint[16];
+        int n = ring.TakeCompleted(done);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], done[..n].ToArray());
+        Assert.Equal(Size, ring.FreeCount);
+        Assert.Equal(1UL, ring.CorruptEntries);
+    }
+
+    [Fact]
+    public void Split_in_order_tx_takes_nothing_from_more_entries_than_chains_lent()
+    {
+        var ring = new SplitRing((byte*)_memory, Size, Features(inOrder: true));
+        var device = new SplitRingDevice(_memory, Size);
+        for (int i = 1; i <= 4; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 64, false, i));
+        ring.Publish();
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+        for (int i = 0; i < 5; i++) device.PushUsed(ids[3], 0);    // five entries for four chains
+        Span<nint> done = stackalloc nint[16];
+        Assert.Equal(0, ring.TakeCompleted(done));
+        Assert.Equal(1UL, ring.Stalls);
+        device.SetUsedIndex((ushort)(device.UsedIndex - 1));        // four entries: plausible again
+        Assert.Equal(4, ring.TakeCompleted(done));
+        Assert.Equal(Size, ring.FreeCount);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packed_in_order_rx_stays_in_step_after_a_bad_or_repeated_id(bool repeated)
+    {
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: true));
+        var device = new PackedRingDevice(_memory, Size);
+        for (int i = 1; i <= Size; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 256, true, i));
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+
+        device.PushUsed(ids[0], 10);
+        if (repeated)
+        {
+            device.PushUsed(ids[0], 11);         // an extra entry repeating a completion
+            device.PushUsed(ids[1], 12);
+        }
+        else
+        {
+            device.PushUsed(900, 11);            // the second buffer's entry with a bad id
+        }
+        device.PushUsed(ids[2], 13);
+        device.PushUsed(ids[3], 14);
+
+        var frames = new List<(nint, uint)>();
+        for (int i = 0; i < 8; i++)
+        {
+            var status = ring.TryGetUsed(out nint cookie, out uint length);
+            if (status == UsedStatus.Empty) break;
+            if (status == UsedStatus.Ok) frames.Add((cookie, length));
+        }
+        // Every frame taken is one the device returned, with its own length; none has length 0.
+        var expected = repeated ? new List<(nint, uint)> { (1, 10), (2, 12), (3, 13), (4, 14) } : [(1, 10), (3, 13), (4, 14)];
+        Assert.Equal(expected, frames);
+        Assert.Equal(1UL, ring.CorruptEntries);
+
+        // Still in step: the next entries are taken where the device writes them.
+        device.PushUsed(ids[4], 15);
+        Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out nint next, out uint nextLength));
+        Assert.Equal((5, 15u), (next, nextLength));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packed_ring_counts_wrap_bits_that_cannot_be_and_recovers_when_they_are_fixed(bool inOrder)
+    {
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder));
+        var device = new PackedRingDevice(_memory, Size);
+        for (int i = 1; i <= 4; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 256, true, i));
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+
+        // AVAIL of the other lap, USED of this one: neither available nor used.
+        bool wrap = device.UsedWrap;
+        device.WriteFlagsAtUsedPosition((ushort)((wrap ? 0 : PackedDescriptor.Avail) | (wrap ? PackedDescriptor.Used : 0)));
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out _, out _));
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out _, out _));
+        Assert.True(ring.IsStalled);
+        Assert.Equal(1UL, ring.Stalls);
+
+        device.PushUsed(ids[0], 40);
+        Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out nint cookie, out uint length));
+        Assert.Equal((1, 40u), (cookie, length));
+        Assert.False(ring.IsStalled);
+    }
+
+    [Fact]
+    public void Packed_ring_counts_a_used_entry_when_nothing_is_lent()
+    {
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: false));
+        var device = new PackedRingDevice(_memory, Size);
+        device.PushUsed(0, 40);
+        Assert.Equal(UsedStatus.Empty, ring.TryGetUsed(out nint cookie, out _));
+        Assert.Equal(0, cookie);
+        Assert.Equal(1UL, ring.Stalls);
+        Assert.Equal(Size, ring.FreeCount);
+    }
+}
