@@ -191,7 +191,12 @@ public sealed class HostileBackendTests
             "index_spin" or "used_idx_jump_1000" or "used_idx_jump_65000" or "bad_wrap" => ["--lie-seconds", "0.4"],
             _ => [],
         };
-        using var h = new Harness(lie, ring, inOrder, direction, problems, backendArgs: args, chainedTx: lie == "not_head");
+        // A used index that keeps moving one step at a time over stale entries is, at most
+        // instants, a plausible index: no driver can tell those entries from real ones. What it
+        // can be held to is that no burst keeps going while the index moves (bounded work per
+        // call), no crash, and every mbuf back after stop; not phantoms, recovery or a counter.
+        bool judgeData = lie != "index_spin";
+        using var h = new Harness(lie, ring, inOrder, direction, problems, backendArgs: args, chainedTx: lie == "not_head", judgeData: judgeData);
         Guarded(problems, h.Backend, TimeSpan.FromSeconds(30), () =>
         {
             if (!h.StartPort()) return;
@@ -199,6 +204,10 @@ public sealed class HostileBackendTests
             if (!h.Run(untilLieEnd: true, TimeSpan.FromSeconds(8)))
             {
                 problems.Add($"the backend never finished its lie ({h.Received} received, {h.SentSeqs.Count} sent; events: {h.Backend.Events.Replace('\n', ' ')})");
+            }
+            else if (!judgeData)
+            {
+                h.Run(untilLieEnd: false, TimeSpan.FromSeconds(1));
             }
             else
             {
@@ -215,13 +224,17 @@ public sealed class HostileBackendTests
             bool warned = log.Lines.Any(l => l.StartsWith("Warning", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal));
             if (lie == "honest" && noticed > 0)
                 problems.Add($"an honest backend raised error counters: {string.Join(", ", counters.Where(c => c.Value > 0).Select(c => $"{c.Name}={c.Value}"))}");
-            if (lie != "honest" && lie != "rewrite_mbuf" && noticed == 0 && !warned)
-                problems.Add("the lie went unnoticed: no *_errors, *_dropped or *_corrupt_used counter rose and nothing was logged at Warning or above");
+            // Split IN_ORDER TX: the device may name only the last chain of a batch, so the ids of
+            // the other entries mean nothing and a driver that counts entries is right to ignore
+            // them; a wrong id there is harmless, and only the data checks apply.
+            bool idsMeaningless = ring == "split" && inOrder == 1 && direction == "tx" && lie is ("bad_id" or "dup_id" or "not_head");
+            if (judgeData && !idsMeaningless && lie != "honest" && lie != "rewrite_mbuf" && noticed == 0 && !warned)
+                problems.Add("the lie went unnoticed: no *_errors, *_dropped, *_corrupt_used or *_stalls counter rose and nothing was logged at Warning or above");
             h.DrainTx();
             h.StopPort("stop");
         });
         var summary = h.Finish(log, expectLies: lie != "honest");
-        if (summary is not null && direction == "tx")
+        if (summary is not null && direction == "tx" && judgeData)
         {
             if (summary.TxAfterLie < 500 && lie != "honest") problems.Add($"the backend got {summary.TxAfterLie} TX frames after its lie stopped");
             if (lie == "honest" && summary.TxReceived < h.SentSeqs.Count - 300)
@@ -266,10 +279,12 @@ public sealed class HostileBackendTests
         private bool _lieOver;
         private uint _txSeq;
         private readonly int _regionsBefore;
+        private readonly bool _judgeData;
 
         public Harness(string lie, string ring, int inOrder, string direction, List<string> problems, bool attach = true,
-            string[]? backendArgs = null, bool chainedTx = false)
+            string[]? backendArgs = null, bool chainedTx = false, bool judgeData = true)
         {
+            _judgeData = judgeData;
             _problems = problems;
             _direction = direction;
             _chainedTx = chainedTx;
@@ -380,7 +395,8 @@ public sealed class HostileBackendTests
         /// <summary>The port's per-queue error counters (read while it runs: a stopped port has no queues).</summary>
         public List<(string Name, ulong Value)> ErrorCounters() =>
             Port is null ? [] : [.. Port.GetXstats()
-                .Where(x => x.Name.EndsWith("_errors", StringComparison.Ordinal) || x.Name.EndsWith("_dropped", StringComparison.Ordinal) || x.Name.EndsWith("_corrupt_used", StringComparison.Ordinal))
+                .Where(x => x.Name.EndsWith("_errors", StringComparison.Ordinal) || x.Name.EndsWith("_dropped", StringComparison.Ordinal)
+                    || x.Name.EndsWith("_corrupt_used", StringComparison.Ordinal) || x.Name.EndsWith("_stalls", StringComparison.Ordinal))
                 .Select(x => (x.Name, x.Value))];
 
         /// <summary>Lets the backend finish what is on the TX ring before the stop.</summary>
@@ -522,7 +538,11 @@ public sealed class HostileBackendTests
                 catch (Exception e) when (e is InvalidOperationException or TimeoutException) { _problems.Add(e.Message); }
             }
             if (Backend.Events.Contains("Traceback", StringComparison.Ordinal)) _problems.Add($"the backend itself broke:\n{Backend.Events}");
-            if (summary is not null)
+            if (summary is not null && !_judgeData)
+            {
+                if (expectLies && summary.Lies == 0) _problems.Add($"TEST ERROR: the backend never told its lie (state {summary.LieState})");
+            }
+            else if (summary is not null)
             {
                 if (expectLies && summary.Lies == 0) _problems.Add($"TEST ERROR: the backend never told its lie (state {summary.LieState})");
                 foreach (var e in summary.Errors) _problems.Add($"backend error: {e}");
@@ -538,7 +558,7 @@ public sealed class HostileBackendTests
                     if (unknown.Count > 0) _problems.Add($"{unknown.Count} TX frames reached the backend that TxBurst never accepted, e.g. {string.Join(", ", unknown.Take(5))}");
                 }
             }
-            if (_phantoms > 0) _problems.Add($"{_phantoms} phantom or duplicate frames delivered ({_duplicates} duplicates): {string.Join("; ", _phantomExamples)}");
+            if (_phantoms > 0 && _judgeData) _problems.Add($"{_phantoms} phantom or duplicate frames delivered ({_duplicates} duplicates): {string.Join("; ", _phantomExamples)}");
             if (_slowest > BurstLimit) _problems.Add($"one {_slowestCall} call took {_slowest.TotalMilliseconds:0} ms (a burst that does not return)");
             if (Port is not null && !Port.IsStarted)
             {

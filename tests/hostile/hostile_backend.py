@@ -69,6 +69,7 @@ RING_CASES = {
     "not_head": ("tx", "split"),
     "rewrite_mbuf": ("rx", "split packed"),
 }
+INDEX_LIES = ("used_idx_jump_1000", "used_idx_jump_65000", "index_spin")
 PROTOCOL_CASES = ["getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
 
 
@@ -426,7 +427,7 @@ class RingBase:
             dev.rx_seq += 1
         frame = dev.rx_frame(seq)
         hdr = struct.pack("BBHHHHH", 0, 0, 0, 0, 0, 0, 1)
-        if dev.lying(0) and self.lie_rx(chain, hdr, frame):
+        if dev.lying(0) and self.lie_rx(chain, hdr, frame, seq):
             return
         written = self.scatter(chain, hdr + frame)
         if written < NET_HDR_LEN + len(frame):
@@ -437,7 +438,7 @@ class RingBase:
             dev.rx_after_lie += 1
         dev.honest_done(0)
 
-    def lie_rx(self, chain, hdr, frame):
+    def lie_rx(self, chain, hdr, frame, seq):
         """Lies that are about one RX entry. Returns True when the entry was handled by the lie."""
         dev = self.dev
         case = dev.case
@@ -464,7 +465,9 @@ class RingBase:
             struct.pack_into("Q", m, off + 56, 0x00DEAD00BEEF0000)
             struct.pack_into("H", m, off + 50, 3999)
             struct.pack_into("H", m, off + 20, 77)
+            # The frame itself is honest: it counts as sent.
             self.pending.append((chain, written, None))
+            dev.rx_sent.append(seq)
         else:
             return self.lie_entry(chain)
         dev.lies += 1
@@ -539,9 +542,11 @@ class SplitRing(RingBase):
             self.withheld_heads.discard(head)
             self.outstanding.discard(head)
         if head in self.outstanding:
-            # The driver lent a descriptor again that the device still holds: a driver bug. The
+            # The driver lent a descriptor again that the device still holds: a driver bug, unless
+            # the device lied about the used index (then it told the driver it was done). The
             # device drops its old chain and goes on with the new one.
-            self.dev.note_error("vq%d: the driver made descriptor %d available again while the device still held it" % (self.vq, head))
+            if self.dev.case not in INDEX_LIES:
+                self.dev.note_error("vq%d: the driver made descriptor %d available again while the device still held it" % (self.vq, head))
             self.held = [c for c in self.held if c.head != head]
             self.outstanding.discard(head)
         segs = []
