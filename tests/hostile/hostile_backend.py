@@ -177,11 +177,14 @@ class Device:
                 log("event lie-end lies=0")
                 return False
         if self.lie_state == "lying":
-            if time.monotonic() - self.lie_started_at >= self.args.lie_seconds or self.lies >= self.args.lie_count:
+            elapsed = time.monotonic() - self.lie_started_at
+            if elapsed >= self.args.lie_seconds or (self.lies >= self.args.lie_count and elapsed >= self.args.lie_min_seconds):
                 self.lie_state = "after"
                 log("event lie-end lies=%d" % self.lies)
                 return False
-            return True
+            # Once the lies are told, the window stays open a little (no new lies), so a driver
+            # that looks only now and then still sees what they left in the ring.
+            return self.lies < self.args.lie_count
         return False
 
     def honest_done(self, vq, count=1):
@@ -703,7 +706,9 @@ class PackedRing(RingBase):
 
     def lie_step(self):
         dev = self.dev
-        if self.bad_wrap_slots and not dev.lying(self.vq):
+        if self.bad_wrap_slots:
+            dev.lying(self.vq)
+        if self.bad_wrap_slots and dev.lie_state == "after":
             # The lie stops: the same used entries again, with the right bits.
             saved = self.used_pos
             for pos, buf_id, length, writable, wrap in reversed(self.bad_wrap_slots):
@@ -887,6 +892,7 @@ def main():
     p.add_argument("--lie-after", type=int, default=100, help="honest packets on that queue before the lie")
     p.add_argument("--lie-seconds", type=float, default=0.4, help="the longest the lie lasts")
     p.add_argument("--lie-count", type=int, default=3, help="lying entries at most")
+    p.add_argument("--lie-min-seconds", type=float, default=0.15, help="the shortest the lie window lasts")
     p.add_argument("--rate", type=float, default=3000.0, help="RX frames per second, at most")
     p.add_argument("--duration", type=float, default=120.0, help="seconds before exiting on its own")
     p.add_argument("--drip-delay", type=float, default=0.75)
