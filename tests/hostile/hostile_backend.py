@@ -390,6 +390,8 @@ class RingBase:
     def step(self, may_send):
         """One pass: take what is available, complete what can be. Returns whether anything moved."""
         dev = self.dev
+        # The lie window opens and closes on time even when the queue carries nothing.
+        dev.lying(self.vq)
         if self.lie_step():
             return True
         worked = False
