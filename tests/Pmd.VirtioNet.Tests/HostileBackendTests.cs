@@ -125,6 +125,40 @@ public sealed class HostileBackendTests
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    [Theory]
+    [MemberData(nameof(RingsAndOrder))]
+    public void A_refused_memory_table_fails_the_start_cleanly_and_the_next_start_works(string ring, int inOrder)
+    {
+        var problems = new List<string>();
+        using var log = new CapturedLog();
+        using var h = new Harness("ack_refuse", ring, inOrder, "rx", problems);
+        Guarded(problems, h.Backend, TimeSpan.FromSeconds(30), () =>
+        {
+            var port = h.Port!;
+            try
+            {
+                port.Start();
+                problems.Add("the start succeeded though the backend refused SET_MEM_TABLE");
+                h.StopPort("stop after the start that should have failed");
+            }
+            catch (VhostUserException e)
+            {
+                if (!e.Message.Contains("SetMemTable", StringComparison.Ordinal)) problems.Add($"the failed start does not say what was refused: {e.Message}");
+            }
+            h.Pool.FlushThreadCache();
+            if (h.Pool.InUse != 0) problems.Add($"{h.Pool.InUse} mbufs in use after the failed start");
+            if (port.IsStarted) problems.Add("the port reports started after a failed start");
+            // The backend takes the next table: the port must start and carry traffic.
+            if (h.StartPort("the start after the refusal"))
+            {
+                h.ReceiveAtLeast(200, TimeSpan.FromSeconds(5), "after the refusal");
+                h.StopPort("stop");
+            }
+        });
+        h.Finish(log, expectLies: true);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
     [Fact]
     public void A_reply_dripped_one_byte_at_a_time_fails_attach_within_the_timeout_and_the_next_attach_works()
     {

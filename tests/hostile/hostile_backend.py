@@ -70,7 +70,7 @@ RING_CASES = {
     "rewrite_mbuf": ("rx", "split packed"),
 }
 INDEX_LIES = ("used_idx_jump_1000", "used_idx_jump_65000", "index_spin")
-PROTOCOL_CASES = ["getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
+PROTOCOL_CASES = ["ack_refuse", "getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
 
 
 def log(msg):
@@ -865,7 +865,15 @@ class Connection:
         for fd in fds if request not in (SET_MEM_TABLE, SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR) else []:
             os.close(fd)
         if need_reply:
-            self.reply(request, struct.pack("Q", 0))
+            status = 0
+            if dev.case == "ack_refuse" and request == SET_MEM_TABLE and dev.getbase_lies == 0:
+                # The first memory table is refused (non-zero REPLY_ACK status); later ones are fine.
+                dev.getbase_lies += 1
+                dev.lies += 1
+                status = 1
+                log("event lie-start")
+                log("event lie-end lies=1")
+            self.reply(request, struct.pack("Q", status))
 
     def getbase_reply(self, index, num):
         dev = self.dev
