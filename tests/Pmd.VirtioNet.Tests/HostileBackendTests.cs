@@ -160,6 +160,50 @@ public sealed class HostileBackendTests
     }
 
     [Fact]
+    public void A_GET_VRING_BASE_never_answered_ends_the_stop_after_the_timeout_with_every_mbuf_back()
+    {
+        var problems = new List<string>();
+        using var log = new CapturedLog();
+        using var h = new Harness("getbase_silent", "split", 1, "rx", problems);
+        Guarded(problems, h.Backend, TimeSpan.FromSeconds(40), () =>
+        {
+            h.StartPort();
+            h.ReceiveAtLeast(100, TimeSpan.FromSeconds(5), "before the stop");
+            // The reply timeout is 10 s: the stop may wait for it, not longer.
+            h.StopPort("the stop with no answer", TimeSpan.FromSeconds(11));
+            if (h.StartPort("the start after the silence"))
+            {
+                h.ReceiveAtLeast(100, TimeSpan.FromSeconds(5), "after the restart");
+                h.StopPort("the second stop");
+            }
+        });
+        h.Finish(log, expectLies: true);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void A_feature_reply_with_the_wrong_request_code_fails_attach_cleanly_and_the_next_attach_works()
+    {
+        var problems = new List<string>();
+        using var log = new CapturedLog();
+        using var h = new Harness("features_wrong_code", "split", 1, "rx", problems, attach: false);
+        Guarded(problems, h.Backend, TimeSpan.FromSeconds(30), () =>
+        {
+            var sw = Stopwatch.StartNew();
+            if (h.TryAttach(out _)) problems.Add("attach succeeded on a GET_FEATURES reply that names another request");
+            if (sw.Elapsed > TimeSpan.FromSeconds(2)) problems.Add($"the bad reply took {sw.Elapsed.TotalSeconds:0.0} s to be refused");
+            if (h.Port is null && !h.TryAttach(out var again)) problems.Add($"the second attach, to an honest backend, failed: {again}");
+            if (h.Port is not null && h.StartPort())
+            {
+                h.ReceiveAtLeast(200, TimeSpan.FromSeconds(5), "after attach");
+                h.StopPort("stop");
+            }
+        });
+        h.Finish(log, expectLies: true);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
     public void A_reply_dripped_one_byte_at_a_time_fails_attach_within_the_timeout_and_the_next_attach_works()
     {
         var problems = new List<string>();
@@ -374,7 +418,7 @@ public sealed class HostileBackendTests
             }
         }
 
-        public void StopPort(string what)
+        public void StopPort(string what, TimeSpan? limit = null)
         {
             if (Port is null) return;
             var sw = Stopwatch.StartNew();
@@ -386,7 +430,7 @@ public sealed class HostileBackendTests
             {
                 _problems.Add($"{what}: Port.Stop threw {e.GetType().Name}: {e.Message}");
             }
-            if (sw.Elapsed > TimeSpan.FromSeconds(3)) _problems.Add($"{what}: Port.Stop took {sw.Elapsed.TotalSeconds:0.0} s");
+            if (sw.Elapsed > (limit ?? TimeSpan.FromSeconds(3))) _problems.Add($"{what}: Port.Stop took {sw.Elapsed.TotalSeconds:0.0} s");
             Pool.FlushThreadCache();
             if (Pool.InUse != 0) _problems.Add($"{what}: {Pool.InUse} mbufs still in use after the port stopped (pool of {Pool.Capacity})");
         }

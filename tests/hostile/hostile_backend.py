@@ -70,7 +70,7 @@ RING_CASES = {
     "rewrite_mbuf": ("rx", "split packed"),
 }
 INDEX_LIES = ("used_idx_jump_1000", "used_idx_jump_65000", "index_spin")
-PROTOCOL_CASES = ["ack_refuse", "getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
+PROTOCOL_CASES = ["ack_refuse", "features_wrong_code", "getbase_silent", "getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
 
 
 def log(msg):
@@ -795,6 +795,13 @@ class Connection:
         need_reply = bool(flags & FLAG_NEED_REPLY)
         u64 = struct.unpack_from("Q", payload)[0] if len(payload) >= 8 else 0
         if request == GET_FEATURES:
+            if dev.case == "features_wrong_code" and dev.connections == 1:
+                # The first connection's feature reply claims to answer GET_PROTOCOL_FEATURES.
+                dev.lies += 1
+                log("event lie-start")
+                log("event lie-end lies=1")
+                self.reply(GET_PROTOCOL_FEATURES, struct.pack("Q", dev.offered_features()))
+                return
             self.reply(request, struct.pack("Q", dev.offered_features()))
             return
         if request == GET_PROTOCOL_FEATURES:
@@ -879,9 +886,14 @@ class Connection:
         dev = self.dev
         case = dev.case
         payload = struct.pack("II", index, num)
-        if case in ("getbase_wrong_code", "getbase_short", "getbase_no_reply_flag") and dev.getbase_lies == 0:
+        if case in ("getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "getbase_silent") and dev.getbase_lies == 0:
             dev.getbase_lies += 1
             dev.lies += 1
+            if case == "getbase_silent":
+                # No answer at all: the front end must give up on its own, after its timeout.
+                log("event lie-start")
+                log("event lie-end lies=1")
+                return
             if case == "getbase_wrong_code":
                 self.reply(GET_FEATURES, payload)
             elif case == "getbase_short":
