@@ -123,7 +123,14 @@ internal sealed class InflightTable
         e.Cookie = 0;
         e.ChainLength = 0;
         Count--;
-        if (_order is not null && _orderCount > 0 && _order[_orderHead] == id && e.OrderSlot == _orderHead)
+        if (_order is null) return cookie;
+        if (Count == 0)
+        {
+            // Nothing lent: whatever holes reclaiming or a lying device left in the order go too.
+            _orderHead = 0;
+            _orderCount = 0;
+        }
+        else if (_orderCount > 0 && _order[_orderHead] == id && e.OrderSlot == _orderHead)
         {
             if (++_orderHead == _order.Length) _orderHead = 0;
             _orderCount--;
