@@ -30,6 +30,7 @@ public sealed class HostileBackendTests
         ("honest", "rx tx", "split packed"),
         ("used_idx_jump_1000", "rx tx", "split"),
         ("used_idx_jump_65000", "rx tx", "split"),
+        ("used_idx_jump_stays", "rx tx", "split"),
         ("index_spin", "rx tx", "split"),
         ("bad_wrap", "rx tx", "packed"),
         ("bad_id", "rx tx", "split packed"),

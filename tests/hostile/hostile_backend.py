@@ -58,6 +58,9 @@ RING_CASES = {
     "honest": ("rx tx", "split packed"),
     "used_idx_jump_1000": ("rx tx", "split"),
     "used_idx_jump_65000": ("rx tx", "split"),
+    # The jump is kept: the device carries on from the index it lied with, so its view of the
+    # ring stays off for good, and only fresh rings from the driver can bring traffic back.
+    "used_idx_jump_stays": ("rx tx", "split"),
     "index_spin": ("rx tx", "split"),
     "bad_wrap": ("rx tx", "packed"),
     "bad_id": ("rx tx", "split packed"),
@@ -69,7 +72,7 @@ RING_CASES = {
     "not_head": ("tx", "split"),
     "rewrite_mbuf": ("rx", "split packed"),
 }
-INDEX_LIES = ("used_idx_jump_1000", "used_idx_jump_65000", "index_spin")
+INDEX_LIES = ("used_idx_jump_1000", "used_idx_jump_65000", "used_idx_jump_stays", "index_spin")
 PROTOCOL_CASES = ["ack_refuse", "features_wrong_code", "getbase_silent", "getbase_wrong_code", "getbase_short", "getbase_no_reply_flag", "drip", "all_features"]
 
 
@@ -590,7 +593,7 @@ class SplitRing(RingBase):
         """Lies about the used index itself (split only)."""
         dev = self.dev
         case = dev.case
-        if case not in ("used_idx_jump_1000", "used_idx_jump_65000", "index_spin"):
+        if case not in INDEX_LIES:
             return False
         if dev.lying(self.vq):
             if case == "index_spin":
@@ -606,8 +609,10 @@ class SplitRing(RingBase):
                 self.spin_idx = idx
                 return True
             if not self.jumped:
-                jump = 1000 if case.endswith("1000") else 65000
-                self.set_used_idx((self.used_idx + jump) & 0xFFFF)
+                jump = 65000 if case.endswith("65000") else 1000
+                if case == "used_idx_jump_stays":
+                    self.used_idx = (self.used_idx + jump) & 0xFFFF
+                self.set_used_idx((self.used_idx + (0 if case == "used_idx_jump_stays" else jump)) & 0xFFFF)
                 self.jumped = True
                 dev.lies += 1
             time.sleep(0.001)
