@@ -188,4 +188,32 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
         Assert.Equal(1UL, ring.Stalls);
         Assert.Equal(Size, ring.FreeCount);
     }
+
+    [Fact]
+    public void Packed_ring_does_not_let_a_repeated_completion_finish_the_chain_lent_next()
+    {
+        // The hostile backend's dup_id on TX: a completion reported once more, a moment after the
+        // first, when the driver has taken the first and lent the next chain. Were the id lent again
+        // at once, the repeat would complete the new chain while the device still reads it.
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: false));
+        var device = new PackedRingDevice(_memory, Size);
+        Assert.True(ring.AddBuffer(0x1000, 64, false, 1));
+        Assert.True(device.TryPop(out var first));
+        device.PushUsed(first.Id, 0);
+        Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out nint cookie, out _));
+        Assert.Equal(1, cookie);
+
+        Assert.True(ring.AddBuffer(0x2000, 64, false, 2));
+        Assert.True(device.TryPop(out var second));
+        Assert.NotEqual(first.Id, second.Id);
+        device.PushUsed(first.Id, 0);                // the repeat
+        Assert.NotEqual(UsedStatus.Ok, ring.TryGetUsed(out cookie, out _));
+        Assert.Equal(0, cookie);
+        Assert.Equal(1UL, ring.CorruptEntries);
+        Assert.Equal(Size - 1, ring.FreeCount);      // the second chain is still lent
+
+        device.PushUsed(second.Id, 0);
+        Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out cookie, out _));
+        Assert.Equal(2, cookie);
+    }
 }

@@ -4,7 +4,7 @@ namespace Pmd.VirtioNet.Rings;
 
 /// <summary>
 /// The driver side of a packed virtqueue over memory laid out by <see cref="PackedRingLayout"/>.
-/// Buffer ids are handed out from a private free stack; positions advance with wrap counters. The
+/// Buffer ids are handed out from a private free queue (<see cref="FreeIdQueue"/>); positions advance with wrap counters. The
 /// head descriptor's flags are stored last, with release semantics, so the device never sees a
 /// half-written chain.
 /// </summary>
@@ -14,12 +14,11 @@ public unsafe struct PackedRing : IVirtqueue
     private readonly PackedEventSuppression* _driverEvent;
     private readonly PackedEventSuppression* _deviceEvent;
     private readonly InflightTable _inflight;
-    private readonly ushort[] _freeIds;
+    private FreeIdQueue _freeIds;
     private readonly IndirectTables _indirect;
     private readonly ushort _size;
     private readonly bool _eventIndex;
     private readonly bool _inOrder;
-    private int _freeIdCount;
     private int _numFree;
     private ushort _availPos;
     private bool _availWrap;
@@ -42,10 +41,7 @@ public unsafe struct PackedRing : IVirtqueue
         _eventIndex = features.EventIndex;
         _inOrder = features.InOrder;
         _inflight = new InflightTable(size, trackOrder: features.InOrder);
-        _freeIds = new ushort[size];
-        // Pop order 0, 1, 2...: ids then match positions while nothing completes out of order.
-        for (int i = 0; i < size; i++) _freeIds[i] = (ushort)(size - 1 - i);
-        _freeIdCount = size;
+        _freeIds = new FreeIdQueue(size);
         _numFree = size;
         _availWrap = true;
         _usedWrap = true;
@@ -71,7 +67,7 @@ public unsafe struct PackedRing : IVirtqueue
     public bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie)
     {
         if (_numFree == 0) return false;
-        ushort id = _freeIds[--_freeIdCount];
+        ushort id = _freeIds.Take();
         ref var d = ref _desc[_availPos];
         d.Address = address;
         d.Length = length;
@@ -91,7 +87,7 @@ public unsafe struct PackedRing : IVirtqueue
     {
         int n = buffers.Length;
         if (n == 0 || n > _numFree) return false;
-        ushort id = _freeIds[--_freeIdCount];
+        ushort id = _freeIds.Take();
         ushort headPos = _availPos;
         uint writable = 0;
         ushort headFlags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (n > 1 ? PackedDescriptor.Next : 0) | (firstWritable == 0 ? PackedDescriptor.Write : 0));
@@ -120,7 +116,7 @@ public unsafe struct PackedRing : IVirtqueue
     {
         int n = buffers.Length;
         if (_indirect.IsEmpty || n == 0 || n > IndirectTables.MaxEntries || _numFree == 0) return false;
-        ushort id = _freeIds[--_freeIdCount];
+        ushort id = _freeIds.Take();
         // Entries of a packed indirect table are read in order; their flags carry no NEXT.
         var table = (PackedDescriptor*)_indirect.Table(id);
         for (int i = 0; i < n; i++)
@@ -246,7 +242,7 @@ public unsafe struct PackedRing : IVirtqueue
     private nint Release(int id)
     {
         _numFree += _inflight.ChainLength(id);
-        _freeIds[_freeIdCount++] = (ushort)id;
+        _freeIds.Return((ushort)id);
         return _inflight.Remove(id);
     }
 

@@ -225,16 +225,20 @@ class Guest:
             self.proc.kill()
 
 
-def migrate(src, dst, port, cancel_after=None):
-    """Migrates src to dst; returns the QMP timeline (host wall-clock times) and query-migrate's numbers."""
+def migrate(src, dst, port, cancel_once=None):
+    """Migrates src to dst; returns the QMP timeline (host wall-clock times) and query-migrate's numbers.
+    With cancel_once, the migration is cancelled once that returns (it is called in wait-unplug)."""
     for g in (src, dst):
         g.qmp.execute("migrate-set-capabilities", capabilities=[{"capability": "events", "state": True}])
-    src.qmp.execute("migrate-set-parameters", **{"max-bandwidth": 10 << 30, "downtime-limit": DOWNTIME_LIMIT_MS})
+    # A migration to be cancelled is slowed down so that it cannot complete before the cancel.
+    bandwidth = (1 << 20) if cancel_once else (10 << 30)
+    src.qmp.execute("migrate-set-parameters", **{"max-bandwidth": bandwidth, "downtime-limit": DOWNTIME_LIMIT_MS})
     t = {"command": time.time()}
     src.qmp.execute("migrate", uri=f"tcp:127.0.0.1:{port}")
-    if cancel_after is not None:
+    if cancel_once is not None:
         src.events.wait("MIGRATION", 60, after=t["command"], status="wait-unplug")
-        time.sleep(cancel_after)
+        cancel_once()
+        t["cancel"] = time.time()
         src.qmp.execute("migrate_cancel")
         t["cancelled"] = src.events.wait("MIGRATION", 120, after=t["command"], status="cancelled")
         return t, {}
@@ -396,8 +400,15 @@ def main():
         if args.cancel:
             time.sleep(args.settle)
             dst = Guest("cancelled-B", args.results, "B", incoming="tcp:127.0.0.1:4440", primary=primary)
-            log("a migration cancelled during wait-unplug")
-            t, _ = migrate(g, dst, 4440, cancel_after=0)
+            log("a migration cancelled once the guest has let the primary go")
+            # QEMU re-plugs the primary at the cancel (failover_replug_primary) whether or not the guest
+            # has ejected it yet. A cancel right at wait-unplug raced the guest's eject once in CI, and
+            # the primary never came back (90 s). So the cancel waits for the release: Pmd's "device
+            # released event" (the kernel's failover prints nothing, so 2 s there).
+            mark = len(g.serial_log())
+            released = (lambda: g.wait_serial("device released event", 60, start=mark)) if args.mode == "pmd" \
+                else (lambda: time.sleep(2))
+            t, _ = migrate(g, dst, 4440, cancel_once=released)
             dst.quit()
             deadline = time.time() + args.replug_timeout
             while time.time() < deadline and peer.last_reply_from.get("A1", 0) < t["cancelled"]:
