@@ -9,7 +9,8 @@
 # $FUZZ_OUT/T/default/crashes (replay one: dotnet fuzz/Pmd.Fuzz/bin/Release/net10.0/Pmd.Fuzz.dll T --replay FILE).
 #
 # Environment: FUZZ_OUT (default fuzz/out), FUZZ_RESUME=1 continues earlier runs in FUZZ_OUT
-# instead of starting from the seeds, FUZZ_TIMEOUT_MS (default 1000) per input.
+# instead of starting from the seeds, FUZZ_TIMEOUT_MS (default 1000) per input, FUZZ_EXECS=N stops
+# each target after about N executions (afl-fuzz -E) if that comes before the time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -61,7 +62,7 @@ for t in "${targets[@]}"; do
   [[ ${FUZZ_RESUME:-0} == 1 ]] || rm -rf "$dir"
   echo "run.sh: fuzzing $t for ${seconds}s"
   timeout --kill-after=10 $((seconds + 120)) \
-    afl-fuzz -i "$root/fuzz/corpus/$t" -o "$dir" -V "$seconds" -t "${FUZZ_TIMEOUT_MS:-1000}" -m none \
+    afl-fuzz -i "$root/fuzz/corpus/$t" -o "$dir" -V "$seconds" ${FUZZ_EXECS:+-E "$FUZZ_EXECS"} -t "${FUZZ_TIMEOUT_MS:-1000}" -m none \
     -- dotnet "$instrumented/Pmd.Fuzz.dll" "$t" >"$out/$t.log" 2>&1
   rc=$?
   if ((rc != 0)); then

@@ -8,6 +8,12 @@ namespace Pmd.Hotplug;
 /// The one control thread of a <see cref="Ethdev.PortRegistry"/>: an epoll loop over eventfds and
 /// sockets (link-state interrupts, VFIO device requests, vhost-user sockets) plus a queue of work
 /// posted from other threads. Event callbacks run here, never on a datapath thread.
+/// A failing callback is logged and the loop goes on. If epoll itself fails (anything but EINTR),
+/// the loop cannot go on: retrying the same fd would spin on the same error. Then the thread is
+/// <see cref="Faulted"/>: the failure is logged once as critical, every waiting and later
+/// <see cref="Invoke"/> throws <see cref="ControlThreadFaultedException"/> at once (instead of
+/// timing out after 30 s), and <see cref="Post"/> and <see cref="Schedule"/> throw it too. The
+/// datapath is not touched; an app that sees the fault restarts the registry, or exits.
 /// </summary>
 public sealed unsafe class ControlThread : IDisposable
 {
@@ -20,6 +26,7 @@ public sealed unsafe class ControlThread : IDisposable
     private readonly Lock _timersLock = new();
     private readonly Thread _thread;
     private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.ControlThread");
+    private readonly TaskCompletionSource _fault = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
 
     public ControlThread(string name = "pmd-ctrl")
@@ -35,9 +42,16 @@ public sealed unsafe class ControlThread : IDisposable
 
     public int ManagedThreadId => _thread.ManagedThreadId;
 
+    /// <summary>The failure that stopped the loop, or null while it runs.</summary>
+    public ControlThreadFaultedException? Fault => _fault.Task.Exception?.InnerException as ControlThreadFaultedException;
+
+    /// <summary>True once the loop has stopped on a failure of epoll itself.</summary>
+    public bool Faulted => _fault.Task.IsFaulted;
+
     /// <summary>Runs <paramref name="work"/> on the control thread, after work posted earlier.</summary>
     public void Post(Action work)
     {
+        ThrowIfFaulted();
         _work.Enqueue(work);
         _wakeup.Signal();
     }
@@ -45,6 +59,7 @@ public sealed unsafe class ControlThread : IDisposable
     /// <summary>Runs <paramref name="work"/> on the control thread once <paramref name="delay"/> has passed.</summary>
     public void Schedule(TimeSpan delay, Action work)
     {
+        ThrowIfFaulted();
         long due = Environment.TickCount64 + (long)Math.Max(0, delay.TotalMilliseconds);
         lock (_timersLock) _timers.Enqueue(work, due);
         // Wake the loop so that it sleeps no longer than until this timer is due.
@@ -61,8 +76,11 @@ public sealed unsafe class ControlThread : IDisposable
             try { work(); done.SetResult(); }
             catch (Exception e) { done.SetException(e); }
         });
-        if (!done.Task.Wait(timeout ?? TimeSpan.FromSeconds(30)))
+        // A fault while waiting ends the wait at once: the loop will never run the request.
+        if (Task.WaitAny([done.Task, _fault.Task], timeout ?? TimeSpan.FromSeconds(30)) < 0)
             throw new TimeoutException("the control thread did not run the request in time");
+        if (!done.Task.IsCompleted) ThrowIfFaulted();
+        done.Task.GetAwaiter().GetResult();
     }
 
     /// <summary>
@@ -98,8 +116,11 @@ public sealed unsafe class ControlThread : IDisposable
             int n = Libc.EpollWait(_epoll.Fd, events, MaxEvents, MillisecondsToNextTimer());
             if (n < 0)
             {
-                if (Libc.LastErrno == Libc.EINTR) continue;
-                _log.LogError("epoll_wait failed: {Error}", Libc.Describe(Libc.LastErrno));
+                int errno = Libc.LastErrno;
+                if (errno == Libc.EINTR) continue;
+                var fault = new ControlThreadFaultedException($"the control thread stopped: epoll_wait failed: {Libc.Describe(errno)}");
+                _log.LogCritical(fault, "control thread stopped: epoll_wait failed; no more port events, hot-plug or reconnects");
+                _fault.TrySetException(fault);
                 return;
             }
             for (int i = 0; i < n; i++)
@@ -113,6 +134,14 @@ public sealed unsafe class ControlThread : IDisposable
             RunDueTimers();
         }
     }
+
+    private void ThrowIfFaulted()
+    {
+        if (Fault is { } fault) throw new ControlThreadFaultedException(fault.Message, fault);
+    }
+
+    /// <summary>The epoll fd, for the test that makes epoll_wait fail.</summary>
+    internal int EpollFd => _epoll.Fd;
 
     private int MillisecondsToNextTimer()
     {
