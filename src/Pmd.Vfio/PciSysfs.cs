@@ -17,7 +17,7 @@ public static class PciSysfs
     /// <summary>The name vfio gives the fake IOMMU groups it creates in noiommu mode.</summary>
     internal const string NoIommuGroupName = "vfio-noiommu";
 
-    public static string Root { get; set; } = "/sys/bus/pci";
+    internal static string Root { get; set; } = "/sys/bus/pci";
 
     /// <summary>Writes one sysfs attribute. A seam for tests, which record the writes and play the kernel.</summary>
     internal static Action<string, string> AttributeWriter { get; set; } = WriteAttribute;

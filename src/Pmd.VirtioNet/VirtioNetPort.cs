@@ -48,7 +48,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     private ulong _reconnects;
     private ulong _stallResets;
 
-    public VirtioNetPort(string name, VirtioTransport transport, VirtioNetOptions? options = null) : base(name)
+    internal VirtioNetPort(string name, VirtioTransport transport, VirtioNetOptions? options = null) : base(name)
     {
         _transport = transport;
         _options = options ?? new VirtioNetOptions();
@@ -57,7 +57,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         Negotiate();
     }
 
-    public VirtioTransport Transport => _transport;
+    internal VirtioTransport Transport => _transport;
 
     /// <summary>The features both sides agreed on.</summary>
     public ulong NegotiatedFeatures => _negotiated;
@@ -444,7 +444,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     }
 
     /// <summary>Runs a control-queue command; a NAK is an error naming the command.</summary>
-    public void SendControl(byte commandClass, byte command, ReadOnlySpan<byte> data)
+    internal void SendControl(byte commandClass, byte command, ReadOnlySpan<byte> data)
     {
         byte ack;
         if (_transport.EmulatesControlQueue) ack = _transport.ExecuteControl(commandClass, command, data);

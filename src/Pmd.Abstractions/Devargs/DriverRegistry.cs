@@ -10,7 +10,7 @@ public sealed class DriverRegistry
     private readonly Dictionary<string, PmdDriver> _drivers = new(StringComparer.Ordinal);
 
     /// <summary>Reads a PCI device's vendor and device ids; replaceable for tests.</summary>
-    public Func<PciAddress, (ushort Vendor, ushort Device)?> PciIdReader { get; set; } = ReadPciIdsFromSysfs;
+    internal Func<PciAddress, (ushort Vendor, ushort Device)?> PciIdReader { get; set; } = ReadPciIdsFromSysfs;
 
     public static DriverRegistry Default { get; } = new();
 

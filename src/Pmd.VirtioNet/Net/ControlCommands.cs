@@ -1,7 +1,7 @@
 namespace Pmd.VirtioNet.Net;
 
 /// <summary>Control virtqueue command classes and commands (VIRTIO 5.1.6.5).</summary>
-public static class ControlCommands
+internal static class ControlCommands
 {
     public const byte ClassRx = 0;
     public const byte RxPromisc = 0;

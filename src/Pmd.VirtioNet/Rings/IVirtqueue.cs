@@ -1,10 +1,10 @@
 namespace Pmd.VirtioNet.Rings;
 
 /// <summary>One buffer of a descriptor chain: a device address and a length.</summary>
-public readonly record struct VirtqBuffer(ulong Address, uint Length);
+internal readonly record struct VirtqBuffer(ulong Address, uint Length);
 
 /// <summary>What reading the next used entry found.</summary>
-public enum UsedStatus
+internal enum UsedStatus
 {
     /// <summary>The device has returned nothing new.</summary>
     Empty,
@@ -19,7 +19,7 @@ public enum UsedStatus
 /// and TX paths, generic over them, compile to direct calls with no dispatch per packet. Every
 /// value the device writes back is validated before use.
 /// </summary>
-public interface IVirtqueue
+internal interface IVirtqueue
 {
     int Size { get; }
 

@@ -5,7 +5,7 @@ namespace Pmd.VirtioNet.Rings;
 /// packet then takes a single ring slot. The tables live in the port's ring arena, so the device
 /// can read them; an empty instance means indirect descriptors are not in use.
 /// </summary>
-public readonly unsafe struct IndirectTables
+internal readonly unsafe struct IndirectTables
 {
     /// <summary>Segments one table holds; longer chains use direct descriptors.</summary>
     public const int MaxEntries = 16;

@@ -8,7 +8,7 @@ namespace Pmd.VirtioNet.Rings;
 /// head descriptor's flags are stored last, with release semantics, so the device never sees a
 /// half-written chain.
 /// </summary>
-public unsafe struct PackedRing : IVirtqueue
+internal unsafe struct PackedRing : IVirtqueue
 {
     private readonly PackedDescriptor* _desc;
     private readonly PackedEventSuppression* _driverEvent;

@@ -1,4 +1,4 @@
 namespace Pmd.VirtioNet.Rings;
 
 /// <summary>The negotiated features that change how a ring is driven.</summary>
-public readonly record struct RingFeatures(bool EventIndex, bool InOrder, bool IndirectDescriptors);
+internal readonly record struct RingFeatures(bool EventIndex, bool InOrder, bool IndirectDescriptors);

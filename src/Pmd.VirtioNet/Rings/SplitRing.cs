@@ -7,7 +7,7 @@ namespace Pmd.VirtioNet.Rings;
 /// Descriptor links and cookies are kept in private arrays; the shared memory is only written
 /// (descriptors, avail ring) or read and validated (used ring).
 /// </summary>
-public unsafe struct SplitRing : IVirtqueue
+internal unsafe struct SplitRing : IVirtqueue
 {
     private const ushort AvailNoInterrupt = 1;
     private const ushort UsedNoNotify = 1;

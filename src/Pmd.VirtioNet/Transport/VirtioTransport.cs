@@ -4,10 +4,10 @@ using Pmd.VirtioNet.Net;
 namespace Pmd.VirtioNet.Transport;
 
 /// <summary>Where one virtqueue's parts are, as the device addresses them.</summary>
-public readonly record struct QueueSetup(int Index, int Size, bool Packed, ulong Descriptors, ulong DriverArea, ulong DeviceArea);
+internal readonly record struct QueueSetup(int Index, int Size, bool Packed, ulong Descriptors, ulong DriverArea, ulong DeviceArea);
 
 /// <summary>Something a transport reports to its port, on the control thread.</summary>
-public enum TransportEvent
+internal enum TransportEvent
 {
     /// <summary>
     /// The device or backend is gone; the link is down until the transport reconnects
@@ -27,7 +27,7 @@ public enum TransportEvent
 /// virtio-pci through VFIO. The rings and <see cref="VirtioNetPort"/> are the same over both.
 /// Everything except <see cref="Notify"/> is control path.
 /// </summary>
-public abstract class VirtioTransport : IDisposable
+internal abstract class VirtioTransport : IDisposable
 {
     /// <summary>For logs and "show port info": the socket path or PCI address.</summary>
     public abstract string Description { get; }

@@ -6,7 +6,7 @@ namespace Pmd.TestSupport.Virtio;
 /// One chain a device model took from the driver: its id and its buffers. The buffers array is the
 /// model's own and is reused by the next pop, so nothing is allocated per chain.
 /// </summary>
-public readonly struct DeviceChain(ushort id, VirtqBuffer[] buffers, bool[] writable, int count)
+internal readonly struct DeviceChain(ushort id, VirtqBuffer[] buffers, bool[] writable, int count)
 {
     public ushort Id => id;
     public int Count => count;

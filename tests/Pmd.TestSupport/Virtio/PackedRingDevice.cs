@@ -3,7 +3,7 @@ using Pmd.VirtioNet.Rings;
 namespace Pmd.TestSupport.Virtio;
 
 /// <summary>The device side of a packed ring, in process (see <see cref="SplitRingDevice"/>).</summary>
-public sealed unsafe class PackedRingDevice
+internal sealed unsafe class PackedRingDevice
 {
     private const ushort Next = 1, Write = 2, Avail = 1 << 7, Used = 1 << 15;
     private readonly byte* _memory;

@@ -7,7 +7,7 @@ namespace Pmd.TestSupport.Virtio;
 /// used entries, with the same memory ordering a real device needs. For unit tests of the ring
 /// logic and for microbenchmarks; the real-peer tests use DPDK's vhost backend instead.
 /// </summary>
-public sealed unsafe class SplitRingDevice
+internal sealed unsafe class SplitRingDevice
 {
     private readonly byte* _memory;
     private readonly int _size;
