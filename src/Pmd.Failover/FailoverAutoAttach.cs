@@ -12,11 +12,12 @@ public sealed class FailoverAutoAttach : IDisposable
 {
     private readonly PortRegistry _registry;
     private readonly IDisposable _subscription;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Failover");
+    private readonly ILogger _log;
 
     private FailoverAutoAttach(PortRegistry registry)
     {
         _registry = registry;
+        _log = registry.LoggerFactory.CreateLogger("Pmd.Failover");
         _subscription = registry.Subscribe(PortEventType.New, e => { if (registry.TryGet(e.PortId, out var p)) Consider(p); });
         registry.Control.Post(() => { foreach (var p in registry.Ports) Consider(p); });
     }
@@ -31,11 +32,11 @@ public sealed class FailoverAutoAttach : IDisposable
         {
             var failover = new FailoverPort($"net_failover_{port.Name}", port, _registry);
             _registry.Add(failover);
-            _log.LogInformation("created {Failover} over standby port {Port}", failover.Name, port.PortId);
+            FailoverLog.AutoAttached(_log, failover.Name, port.PortId);
         }
         catch (Exception e)
         {
-            _log.LogWarning("no failover port over standby port {Port}: {Error}", port.PortId, e.Message);
+            FailoverLog.AutoAttachFailed(_log, e, port.PortId);
         }
     }
 

@@ -52,7 +52,7 @@ public sealed partial class FailoverPort
             }
             catch (Exception e)
             {
-                FailoverLog.StartFailed(_log, Name, primary.PortId, e.Message);
+                FailoverLog.StartFailed(_log, e, Name, primary.PortId);
                 _registry.UnsetOwner(primary.PortId, _owner);
                 _primary = null;
                 _machine.Move(FailoverState.StandbyOnly);

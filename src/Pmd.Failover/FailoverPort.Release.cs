@@ -58,7 +58,7 @@ public sealed partial class FailoverPort
             }
             catch (Exception e)
             {
-                FailoverLog.CloseFailed(_log, Name, primary.PortId, e.Message);
+                FailoverLog.CloseFailed(_log, e, Name, primary.PortId);
             }
             timeline.Closed = Microseconds(clock);
             _counters.LastRelease = timeline;

@@ -19,7 +19,7 @@ public sealed partial class FailoverPort : EthPort
     private readonly EthPort _standby;
     private readonly PortRegistry _registry;
     private readonly ulong _owner;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Failover");
+    private readonly ILogger _log;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly Lock _controlLock = new();
     private readonly FailoverStateMachine _machine;
@@ -38,6 +38,7 @@ public sealed partial class FailoverPort : EthPort
     {
         _standby = standby;
         _registry = registry;
+        _log = registry.LoggerFactory.CreateLogger("Pmd.Failover");
         _machine = new FailoverStateMachine(name, _log);
         _announcement = new MacAnnouncement(standby.MacAddress, SendOnTxPath);
         _owner = registry.NewOwner(name);

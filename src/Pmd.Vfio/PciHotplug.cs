@@ -21,14 +21,15 @@ public sealed class PciHotplug : IDisposable
     private readonly PortRegistry _registry;
     private readonly HashSet<PciId> _allowed;
     private readonly UeventMonitor _monitor;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Hotplug");
+    private readonly ILogger _log;
 
     public PciHotplug(PortRegistry registry, IEnumerable<PciId> allowed)
     {
         _registry = registry;
+        _log = registry.LoggerFactory.CreateLogger("Pmd.Hotplug");
         _allowed = [.. allowed];
         if (_allowed.Count == 0) throw new ArgumentException("a hotplug policy needs at least one vendor:device id to allow", nameof(allowed));
-        _monitor = new UeventMonitor(registry.Control, OnUevent);
+        _monitor = new UeventMonitor(registry.Control, OnUevent, registry.LoggerFactory);
         // After the monitor is listening, so that a device appearing meanwhile is not missed (a
         // second sighting finds its port and is ignored).
         registry.Control.Post(TakeExisting);
@@ -89,7 +90,7 @@ public sealed class PciHotplug : IDisposable
                 Take(action.Address, e.Get("PCI_ID") ?? "?", e.Action, e.Get("DRIVER"));
                 break;
             case HotplugActionKind.Remove when PortAt(action.Address) is { } port:
-                HotplugLog.Removed(_log, action.Address.ToString(), port.PortId);
+                VfioLog.HotplugRemoved(_log, action.Address.ToString(), port.PortId);
                 _registry.Raise(port.PortId, PortEventType.Removal, "the PCI device was removed");
                 break;
         }
@@ -102,17 +103,17 @@ public sealed class PciHotplug : IDisposable
     {
         if (PortAt(address) is not null) return;
         var clock = Stopwatch.StartNew();
-        HotplugLog.Taking(_log, address.ToString(), id, why, driver ?? "none");
+        VfioLog.HotplugTaking(_log, address.ToString(), id, why, driver ?? "none");
         try
         {
             PciSysfs.BindToVfio(address);
             var port = _registry.Attach(address.ToString());
             Taken++;
-            HotplugLog.Attached(_log, address.ToString(), port.PortId, clock.ElapsedMilliseconds);
+            VfioLog.HotplugAttached(_log, address.ToString(), port.PortId, clock.ElapsedMilliseconds);
         }
         catch (Exception ex) when (ex is VfioException or DevArgsException or IOException or InvalidOperationException or NotSupportedException or TimeoutException or UnauthorizedAccessException)
         {
-            HotplugLog.TakeFailed(_log, address.ToString(), ex.Message);
+            VfioLog.HotplugTakeFailed(_log, address.ToString(), ex.Message);   // expected failures: one line (see VfioLog)
         }
     }
 

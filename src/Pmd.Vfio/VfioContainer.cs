@@ -189,7 +189,7 @@ public sealed unsafe class VfioContainer : IDisposable
             {
                 // Raised inside HugeRegion's constructor or Dispose, where throwing would leave the
                 // region half-registered; the device simply cannot reach this memory.
-                _log.LogError(e, "DMA {Action} of region {Name} failed", added ? "map" : "unmap", region.Owner.Name);
+                VfioLog.DmaMappingFailed(_log, e, added ? "map" : "unmap", region.Owner.Name);
             }
         }
     }

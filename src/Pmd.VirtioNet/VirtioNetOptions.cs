@@ -23,4 +23,7 @@ public sealed class VirtioNetOptions
 
     /// <summary>Negotiate the checksum offloads (CSUM, GUEST_CSUM) when offered. Default true.</summary>
     public bool Checksum { get; init; } = true;
+
+    /// <summary>Where the port logs: the drivers pass their registry's; null means <see cref="PmdLogging.Factory"/>.</summary>
+    internal Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -23,7 +23,7 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     private readonly VirtioTransport _transport;
     private readonly VirtioNetOptions _options;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet");
+    private readonly ILogger _log;
     private const int ControlQueueSize = 64;
     private ControlQueue? _controlQueue;
     private QueueHealth? _health;
@@ -52,6 +52,7 @@ public sealed unsafe class VirtioNetPort : EthPort
     {
         _transport = transport;
         _options = options ?? new VirtioNetOptions();
+        _log = (_options.LoggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.VirtioNet");
         _transport.EventRaised += OnTransportEvent;
         _transport.Connect();
         Negotiate();
@@ -155,7 +156,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         _mac = Has(_negotiated, Mac) && config.Mac is { } mac ? new MacAddress(mac) : _mac;
         if (_mac.IsZero) _mac = new MacAddress([0x02, 0, 0, 0, 0, 1]);
         _maxPairs = Has(_negotiated, Mq) && config.MaxQueuePairs is > 0 ? config.MaxQueuePairs.Value : 1;
-        _log.LogInformation("{Name}: negotiated {Features}", Name, Describe(_negotiated));
+        VirtioNetLog.Negotiated(_log, Name, Describe(_negotiated));
     }
 
     protected override void OnConfigure(PortConfig config)

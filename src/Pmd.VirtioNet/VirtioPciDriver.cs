@@ -26,7 +26,7 @@ public sealed class VirtioPciDriver : PciNicDriver
 
     protected override EthPort Probe(VfioPciDevice device, DevArgs args, PortRegistry registry)
     {
-        var transport = new VirtioPciTransport(device);
+        var transport = new VirtioPciTransport(device, registry.LoggerFactory);
         transport.AttachControl(registry.Control);
         try
         {
@@ -37,6 +37,7 @@ public sealed class VirtioPciDriver : PciNicDriver
                 PackedRing = true,
                 InOrder = args.Get("in_order") != "0",
                 MergeableRxBuffers = args.Get("mrg_rxbuf") != "0",
+                LoggerFactory = registry.LoggerFactory,
             });
         }
         catch

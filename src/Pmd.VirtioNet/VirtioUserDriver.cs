@@ -37,7 +37,7 @@ public sealed class VirtioUserDriver : PmdDriver
             QueuePairs = int.Parse(args.Get("queues") ?? "1"),
             Mac = args.Get("mac") is { } mac ? MacAddress.Parse(mac).ToArray() : null,
             Standby = args.Get("standby") == "1",
-        });
+        }, registry.LoggerFactory);
         transport.AttachControl(registry.Control);
         try
         {
@@ -47,6 +47,7 @@ public sealed class VirtioUserDriver : PmdDriver
                 PackedRing = args.Get("packed_vq") == "1",
                 InOrder = args.Get("in_order") != "0",
                 MergeableRxBuffers = args.Get("mrg_rxbuf") != "0",
+                LoggerFactory = registry.LoggerFactory,
             });
         }
         catch

@@ -20,16 +20,30 @@ public sealed class PortRegistry : IDisposable
     private readonly PortOwner[] _owners = new PortOwner[MaxPorts];
     private readonly Dictionary<ulong, string> _ownerNames = [];
     private readonly List<Subscription> _subscriptions = [];
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.PortRegistry");
+    private readonly ILoggerFactory? _loggerFactory;
+    private readonly ILogger _log;
     private ulong _nextOwner = 1;
 
-    public PortRegistry(DriverRegistry? drivers = null)
+    /// <param name="drivers">The drivers <see cref="Attach(string)"/> resolves; <see cref="DriverRegistry.Default"/> if null.</param>
+    /// <param name="loggerFactory">
+    /// Where the registry and the ports its drivers make log; null means <see cref="PmdLogging.Factory"/>
+    /// (read each time a logger is made, so setting it later still counts).
+    /// </param>
+    public PortRegistry(DriverRegistry? drivers = null, ILoggerFactory? loggerFactory = null)
     {
         Drivers = drivers ?? DriverRegistry.Default;
+        _loggerFactory = loggerFactory;
+        _log = LoggerFactory.CreateLogger("Pmd.PortRegistry");
         Control = new ControlThread();
     }
 
     public DriverRegistry Drivers { get; }
+
+    /// <summary>
+    /// The factory the registry logs through, and that drivers make their ports' loggers from:
+    /// the one given to the constructor, else <see cref="PmdLogging.Factory"/>.
+    /// </summary>
+    public ILoggerFactory LoggerFactory => _loggerFactory ?? PmdLogging.Factory;
 
     /// <summary>The thread that runs event callbacks and device interrupts.</summary>
     public ControlThread Control { get; }
@@ -88,7 +102,7 @@ public sealed class PortRegistry : IDisposable
             port.PortId = id;
             port.Registry = this;
         }
-        _log.LogInformation("port {PortId}: attached {Name}", id, port.Name);
+        AbstractionsLog.PortAttached(_log, id, port.Name);
         Raise(id, PortEventType.New, port.Name);
         return id;
     }
@@ -104,7 +118,7 @@ public sealed class PortRegistry : IDisposable
             _ports[portId] = null;
             _owners[portId] = default;
         }
-        _log.LogInformation("port {PortId}: detached {Name}", portId, port.Name);
+        AbstractionsLog.PortDetached(_log, portId, port.Name);
         Raise(portId, PortEventType.Destroy, port.Name);
     }
 
@@ -209,7 +223,7 @@ public sealed class PortRegistry : IDisposable
         foreach (var s in targets)
         {
             try { s.Callback(ev); }
-            catch (Exception e) { _log.LogError(e, "event callback for {Event} failed", ev); }
+            catch (Exception e) { AbstractionsLog.EventCallbackFailed(_log, e, ev); }
         }
     }
 
@@ -218,7 +232,7 @@ public sealed class PortRegistry : IDisposable
         foreach (var port in AllPorts)
         {
             try { port.Close(); }
-            catch (Exception e) { _log.LogWarning(e, "closing {Port} failed", port); }
+            catch (Exception e) { AbstractionsLog.PortCloseFailed(_log, e, port); }
         }
         Control.Dispose();
     }

@@ -14,12 +14,16 @@ public sealed unsafe class UeventMonitor : IDisposable
     private readonly SafeFdHandle _socket;
     private readonly ControlThread _control;
     private readonly Action<Uevent> _handler;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Hotplug");
+    private readonly ILogger _log;
     private readonly byte[] _buffer = new byte[Uevent.MaxLength + 1];
 
-    /// <summary>Starts delivering uevents to <paramref name="handler"/> on <paramref name="control"/>'s thread.</summary>
-    public UeventMonitor(ControlThread control, Action<Uevent> handler)
+    /// <summary>
+    /// Starts delivering uevents to <paramref name="handler"/> on <paramref name="control"/>'s thread;
+    /// it logs through <paramref name="loggerFactory"/>, or <see cref="PmdLogging.Factory"/> if null.
+    /// </summary>
+    public UeventMonitor(ControlThread control, Action<Uevent> handler, ILoggerFactory? loggerFactory = null)
     {
+        _log = (loggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.Hotplug");
         _control = control;
         _handler = handler;
         _socket = SafeFdHandle.FromResult(
@@ -56,7 +60,7 @@ public sealed unsafe class UeventMonitor : IDisposable
             }
             Delivered++;
             try { _handler(uevent!); }
-            catch (Exception e) { HotplugLog.HandlerFailed(_log, uevent!.Action, uevent.DevPath, e.Message); }
+            catch (Exception e) { AbstractionsLog.UeventHandlerFailed(_log, e, uevent!.Action, uevent.DevPath); }   // a handler bug: with its trace
         }
     }
 

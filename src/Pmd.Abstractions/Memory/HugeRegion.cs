@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Pmd.Interop;
 
 namespace Pmd.Memory;
@@ -56,9 +55,7 @@ public sealed unsafe class HugeRegion : IDisposable
 
         if (allowHuge && Interlocked.Exchange(ref s_fallbackWarned, 1) == 0)
         {
-            PmdLogging.CreateLogger("Pmd.Memory").LogWarning(
-                "No free 2 MiB hugepages for {Region} ({Free} free); using 4 KiB pages. Reserve some with 'echo 1024 > /proc/sys/vm/nr_hugepages'.",
-                name, PageSizes.FreeHugePages);
+            AbstractionsLog.NoFreeHugePages(PmdLogging.CreateLogger("Pmd.Memory"), name, PageSizes.FreeHugePages);
         }
         if (!TryMap(name, length, huge: false, out fd, out mapping))
             throw Libc.Error($"memfd region '{name}' of {length} bytes");

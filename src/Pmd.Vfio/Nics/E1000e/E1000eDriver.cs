@@ -21,5 +21,5 @@ internal sealed class E1000eDriver : PciNicDriver
     public override IReadOnlyList<PciId> SupportedIds { get; } = [new(0x8086, 0x10d3)];
 
     protected override EthPort Probe(VfioPciDevice device, DevArgs args, PortRegistry registry) =>
-        new E1000ePort(args.Name, device, registry.Control);
+        new E1000ePort(args.Name, device, registry.Control, registry.LoggerFactory);
 }

@@ -22,7 +22,7 @@ internal sealed unsafe class E1000ePort : EthPort
     private readonly PciInterrupts _interrupts;
     private readonly E1000eHardwareStats _hardwareStats = new();
     private readonly Lock _hardware = new();   // MMIO from the control thread, stats readers and stop/close
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.Vfio.E1000e");
+    private readonly ILogger _log;
     private readonly MacAddress _address;
     private readonly bool _macFromEeprom;
     private readonly bool _linkInterrupt;
@@ -35,8 +35,10 @@ internal sealed unsafe class E1000ePort : EthPort
     private bool _linkUp;
     private bool _closed;
 
-    public E1000ePort(string name, VfioPciDevice device, ControlThread control) : base(name)
+    /// <param name="loggerFactory">Where the port logs; <see cref="PmdLogging.Factory"/> if null.</param>
+    public E1000ePort(string name, VfioPciDevice device, ControlThread control, ILoggerFactory? loggerFactory = null) : base(name)
     {
+        _log = (loggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.Vfio.E1000e");
         _device = device;
         device.EnableBusMaster();
         _mac = new E1000eController(device.MapBar(0), device.Address.ToString());
@@ -53,8 +55,8 @@ internal sealed unsafe class E1000ePort : EthPort
             _interrupts.Dispose();
             throw;
         }
-        if (!_linkInterrupt) E1000eLog.NoLinkInterrupt(_log, Device);
-        E1000eLog.Probed(_log, Device, _address, _macFromEeprom ? "the EEPROM" : "RAL0/RAH0", _mac.ReadLink(), _linkInterrupt, _requestInterrupt);
+        if (!_linkInterrupt) VfioLog.E1000eNoLinkInterrupt(_log, Device);
+        VfioLog.E1000eProbed(_log, Device, _address, _macFromEeprom ? "the EEPROM" : "RAL0/RAH0", _mac.ReadLink(), _linkInterrupt, _requestInterrupt);
     }
 
     private string Device => _device.Address.ToString();
@@ -256,7 +258,7 @@ internal sealed unsafe class E1000ePort : EthPort
             if (link.Up == _linkUp) return;
             _linkUp = link.Up;
         }
-        E1000eLog.LinkChanged(_log, Device, link);
+        VfioLog.E1000eLinkChanged(_log, Device, link);
         RaiseEvent(PortEventType.LinkStateChange, link.Up ? "up" : "down");
     }
 

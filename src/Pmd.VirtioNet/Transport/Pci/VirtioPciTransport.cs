@@ -23,7 +23,7 @@ internal sealed class VirtioPciTransport : VirtioTransport
     private readonly MmioWindow _deviceConfig;
     private readonly MmioWindow _isr;
     private readonly MmioWindow _notify;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet.Pci");
+    private readonly ILogger _log;
     private uint[] _notifyOffsets = [];
     private PciInterrupts? _interrupts;
     private bool _configVectorWired;
@@ -31,8 +31,9 @@ internal sealed class VirtioPciTransport : VirtioTransport
     private ushort _maxQueueSize;
     private volatile bool _connected;
 
-    public VirtioPciTransport(VfioPciDevice device)
+    public VirtioPciTransport(VfioPciDevice device, ILoggerFactory? loggerFactory = null)
     {
+        _log = (loggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.VirtioNet.Pci");
         _device = device;
         _caps = VirtioPciCapabilities.Read(device);
         _common = new VirtioPciCommonConfig(Map(device, _caps.Common));
@@ -68,8 +69,7 @@ internal sealed class VirtioPciTransport : VirtioTransport
         _common.Select(0);
         _maxQueueSize = _common.SelectedQueueSize;
         _connected = true;
-        _log.LogInformation("{Device}: device features 0x{Features:x}, {Queues} queues, queue size {Size}",
-            _device.Address, _deviceFeatures, _common.QueueCount, _maxQueueSize);
+        VirtioNetLog.PciDeviceFeatures(_log, _device.Address.ToString(), _deviceFeatures, _common.QueueCount, _maxQueueSize);
     }
 
     public override void SetFeatures(ulong features)
@@ -167,7 +167,7 @@ internal sealed class VirtioPciTransport : VirtioTransport
             _configVectorWired = true;
         }
         if (_common.SetConfigVector(0) == VirtioPciCommonConfig.NoVector)
-            _log.LogWarning("{Device}: the device refused an MSI-X vector for config changes; link changes will not be reported", _device.Address);
+            VirtioNetLog.PciNoConfigVector(_log, _device.Address.ToString());
     }
 
     private void Reset()

@@ -33,7 +33,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
 
     private readonly VhostUserOptions _options;
     private readonly byte[] _mac;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.VirtioNet.VhostUser");
+    private readonly ILogger _log;
     private readonly Dictionary<int, EventFd> _kicks = [];
     private EventFd?[] _kickByIndex = [];
     private VhostUserListener? _listener;
@@ -52,8 +52,9 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
     private TimeSpan _retry;
     private long _establishedAt;
 
-    public VhostUserTransport(VhostUserOptions options)
+    public VhostUserTransport(VhostUserOptions options, ILoggerFactory? loggerFactory = null)
     {
+        _log = (loggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.VirtioNet.VhostUser");
         _options = options;
         _mac = options.Mac ?? RandomLocalMac();
     }
@@ -89,7 +90,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             if (_options.Server)
             {
                 _listener ??= new VhostUserListener(_options.Path);
-                VhostUserLog.Waiting(_log, _options.Path);
+                VirtioNetLog.VhostUserWaiting(_log, _options.Path);
                 channel = VhostUserChannel.Accept(_listener, _options.Timeout, _options.Timeout);
             }
             else
@@ -127,7 +128,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
         _connected = true;
         _establishedAt = Environment.TickCount64;
         WatchSocket();
-        VhostUserLog.Connected(_log, _options.Path, _backendFeatures, _protocolFeatures);
+        VirtioNetLog.VhostUserConnected(_log, _options.Path, _backendFeatures, _protocolFeatures);
     }
 
     public override bool CanReconnect => _control is not null;
@@ -143,7 +144,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             // A backend that goes (or is refused) right after connecting is retried ever more
             // slowly, not 50 times a second; one that ran for a while is retried at once.
             _retry = Environment.TickCount64 - _establishedAt > 1000 ? FirstRetry : TimeSpan.FromTicks(Math.Min(Math.Max(_retry.Ticks, FirstRetry.Ticks) * 2, MaxRetry.Ticks));
-            VhostUserLog.Reconnecting(_log, _options.Path, _options.Server ? "waiting for the backend to connect" : "retrying connect");
+            VirtioNetLog.VhostUserReconnecting(_log, _options.Path, _options.Server ? "waiting for the backend to connect" : "retrying connect");
             if (_options.Server) WatchListener(generation);
             else _control.Schedule(_retry, () => TryConnect(generation));
         }
@@ -179,7 +180,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             catch (VhostUserException e)
             {
                 // A backend that connects and then misbehaves is dropped; the next one may do better.
-                VhostUserLog.HandshakeFailed(_log, _options.Path, e.Message);
+                VirtioNetLog.VhostUserHandshakeFailed(_log, _options.Path, e.Message);
                 WatchListener(generation);
             }
         }
@@ -200,7 +201,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
             }
             catch (VhostUserException e)
             {
-                VhostUserLog.AttemptFailed(_log, _options.Path, (long)_retry.TotalMilliseconds, e.Message);
+                VirtioNetLog.VhostUserAttemptFailed(_log, _options.Path, (long)_retry.TotalMilliseconds, e.Message);
                 _control.Schedule(_retry, () => TryConnect(generation));
                 _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, MaxRetry.Ticks));
             }
@@ -280,8 +281,8 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
                     // Whatever went wrong, the caller takes its buffers back next: a backend that
                     // answers nonsense is as good as gone, so the connection is dropped and the
                     // next start makes a new one.
-                    if (e.Disconnected) VhostUserLog.GoneWhileStopping(_log, e.Message);
-                    else VhostUserLog.ProtocolErrorWhileStopping(_log, e.Message);
+                    if (e.Disconnected) VirtioNetLog.VhostUserGoneWhileStopping(_log, e.Message);
+                    else VirtioNetLog.VhostUserProtocolErrorWhileStopping(_log, e.Message);
                     MarkDisconnected();
                     CloseChannel();
                 }
@@ -401,7 +402,7 @@ internal sealed unsafe class VhostUserTransport : VirtioTransport
         if (!_connected) return;
         _connected = false;
         if (_channel is not null) _control?.Unwatch(_channel.Fd);
-        VhostUserLog.Disconnected(_log, _options.Path);
+        VirtioNetLog.VhostUserDisconnected(_log, _options.Path);
         if (_control is null || _control.IsCurrent) Raise(TransportEvent.Disconnected);
         else _control.Post(() => Raise(TransportEvent.Disconnected));
     }

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Logging;
+
+namespace Pmd;
+
+/// <summary>
+/// Pmd.Abstractions' log lines (control path only), event ids 1000-1999: the port registry
+/// 1000-1099, hotplug 1100-1199, memory 1200-1299. (The control thread's own two lines are
+/// not here yet.)
+/// </summary>
+internal static partial class AbstractionsLog
+{
+    // ---- Port registry: 1000-1099 ----
+
+    [LoggerMessage(EventId = 1000, EventName = "PortAttached", Level = LogLevel.Information, Message = "port {PortId}: attached {Name}")]
+    public static partial void PortAttached(ILogger logger, ushort portId, string name);
+
+    [LoggerMessage(EventId = 1001, EventName = "PortDetached", Level = LogLevel.Information, Message = "port {PortId}: detached {Name}")]
+    public static partial void PortDetached(ILogger logger, ushort portId, string name);
+
+    [LoggerMessage(EventId = 1002, EventName = "EventCallbackFailed", Level = LogLevel.Error, Message = "event callback for {Event} failed")]
+    public static partial void EventCallbackFailed(ILogger logger, Exception exception, Ethdev.PortEvent @event);
+
+    [LoggerMessage(EventId = 1003, EventName = "PortCloseFailed", Level = LogLevel.Warning, Message = "closing {Port} failed")]
+    public static partial void PortCloseFailed(ILogger logger, Exception exception, Ethdev.EthPort port);
+
+    // ---- Hotplug: 1100-1199 ----
+
+    [LoggerMessage(EventId = 1100, EventName = "UeventHandlerFailed", Level = LogLevel.Warning, Message = "uevent {Action} {Path}: the handler failed")]
+    public static partial void UeventHandlerFailed(ILogger logger, Exception exception, string action, string path);
+
+    // ---- Memory: 1200-1299 ----
+
+    [LoggerMessage(EventId = 1200, EventName = "NoFreeHugePages", Level = LogLevel.Warning,
+        Message = "No free 2 MiB hugepages for {Region} ({Free} free); using 4 KiB pages. Reserve some with 'echo 1024 > /proc/sys/vm/nr_hugepages'.")]
+    public static partial void NoFreeHugePages(ILogger logger, string region, long free);
+}
