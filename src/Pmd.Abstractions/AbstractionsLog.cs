@@ -4,8 +4,7 @@ namespace Pmd;
 
 /// <summary>
 /// Pmd.Abstractions' log lines (control path only), event ids 1000-1999: the port registry
-/// 1000-1099, hotplug 1100-1199, memory 1200-1299. (The control thread's own two lines are
-/// not here yet.)
+/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299.
 /// </summary>
 internal static partial class AbstractionsLog
 {
@@ -27,6 +26,13 @@ internal static partial class AbstractionsLog
 
     [LoggerMessage(EventId = 1100, EventName = "UeventHandlerFailed", Level = LogLevel.Warning, Message = "uevent {Action} {Path}: the handler failed")]
     public static partial void UeventHandlerFailed(ILogger logger, Exception exception, string action, string path);
+
+    [LoggerMessage(EventId = 1101, EventName = "ControlCallbackFailed", Level = LogLevel.Error, Message = "control-thread callback failed")]
+    public static partial void ControlCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1102, EventName = "ControlThreadFaulted", Level = LogLevel.Critical,
+        Message = "control thread stopped: epoll_wait failed; no more port events, hot-plug or reconnects")]
+    public static partial void ControlThreadFaulted(ILogger logger, Exception exception);
 
     // ---- Memory: 1200-1299 ----
 

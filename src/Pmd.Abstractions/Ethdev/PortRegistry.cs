@@ -34,7 +34,7 @@ public sealed class PortRegistry : IDisposable
         Drivers = drivers ?? DriverRegistry.Default;
         _loggerFactory = loggerFactory;
         _log = LoggerFactory.CreateLogger("Pmd.PortRegistry");
-        Control = new ControlThread();
+        Control = new ControlThread(loggerFactory: loggerFactory);
     }
 
     public DriverRegistry Drivers { get; }

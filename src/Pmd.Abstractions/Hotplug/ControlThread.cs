@@ -25,12 +25,13 @@ public sealed unsafe class ControlThread : IDisposable
     private readonly PriorityQueue<Action, long> _timers = new();
     private readonly Lock _timersLock = new();
     private readonly Thread _thread;
-    private readonly ILogger _log = PmdLogging.CreateLogger("Pmd.ControlThread");
+    private readonly ILogger _log;
     private readonly TaskCompletionSource _fault = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
 
-    public ControlThread(string name = "pmd-ctrl")
+    public ControlThread(string name = "pmd-ctrl", ILoggerFactory? loggerFactory = null)
     {
+        _log = (loggerFactory ?? PmdLogging.Factory).CreateLogger("Pmd.ControlThread");
         _epoll = SafeFdHandle.FromResult(Libc.EpollCreate1(Libc.EPOLL_CLOEXEC), "epoll_create1");
         AddToEpoll(_wakeup.Fd);
         _thread = new Thread(Run) { IsBackground = true, Name = name };
@@ -119,7 +120,7 @@ public sealed unsafe class ControlThread : IDisposable
                 int errno = Libc.LastErrno;
                 if (errno == Libc.EINTR) continue;
                 var fault = new ControlThreadFaultedException($"the control thread stopped: epoll_wait failed: {Libc.Describe(errno)}");
-                _log.LogCritical(fault, "control thread stopped: epoll_wait failed; no more port events, hot-plug or reconnects");
+                AbstractionsLog.ControlThreadFaulted(_log, fault);
                 _fault.TrySetException(fault);
                 return;
             }
@@ -170,7 +171,7 @@ public sealed unsafe class ControlThread : IDisposable
     private void Guard(Action action)
     {
         try { action(); }
-        catch (Exception e) { _log.LogError(e, "control-thread callback failed"); }
+        catch (Exception e) { AbstractionsLog.ControlCallbackFailed(_log, e); }
     }
 
     private static FdEvents ToFdEvents(Libc.EpollEvents e) =>
