@@ -3,7 +3,7 @@ using Pmd.Interop;
 namespace Pmd.Hotplug;
 
 /// <summary>A Linux eventfd: a counter that one side signals and another reads or polls.</summary>
-public sealed unsafe class EventFd : IDisposable
+internal sealed unsafe class EventFd : IDisposable
 {
     private readonly SafeFdHandle _handle;
 

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Pmd.Interop;
 
 /// <summary>Owns one file descriptor and closes it exactly once.</summary>
-public sealed class SafeFdHandle : SafeHandleZeroOrMinusOneIsInvalid
+internal sealed class SafeFdHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
     public SafeFdHandle() : base(ownsHandle: true) { }
 

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Pmd.Interop;
 
 /// <summary>Owns one mmap'ed range and unmaps it exactly once.</summary>
-public sealed class SafeMappingHandle : SafeHandle
+internal sealed class SafeMappingHandle : SafeHandle
 {
     public SafeMappingHandle(nint address, nuint length) : base(Libc.MapFailed, ownsHandle: true)
     {

@@ -7,7 +7,7 @@ namespace Pmd.Memory;
 /// reused, when a port restarts. Only what the device must read or write goes here: the driver's
 /// own bookkeeping stays in private memory.
 /// </summary>
-public sealed unsafe class DmaArena : IDisposable
+internal sealed unsafe class DmaArena : IDisposable
 {
     private readonly HugeRegion _region;
     private nuint _used;

@@ -29,7 +29,7 @@ public sealed unsafe class HugeRegion : IDisposable
     public string Name { get; }
 
     /// <summary>The memfd; valid until <see cref="Dispose"/>.</summary>
-    public SafeFdHandle Fd => _fd;
+    internal SafeFdHandle Fd => _fd;
 
     public nint Address => _mapping.Address;
 

@@ -3,7 +3,7 @@ using Pmd.Interop;
 namespace Pmd.Memory;
 
 /// <summary>Page sizes and the kernel's hugepage counters, read from /proc/meminfo.</summary>
-public static class PageSizes
+internal static class PageSizes
 {
     public const int HugePage2M = 2 * 1024 * 1024;
 
