@@ -27,7 +27,7 @@ public sealed class LoggingTests
         var entries = logs.Entries.Where(e => e.Category == "Pmd.PortRegistry").ToList();
         // The callback's failure comes from the control thread, so it may be logged after the detach.
         Assert.Equal(
-            new[] { "1000 PortAttached", "1002 EventCallbackFailed", "1001 PortDetached" },
+            ["1000 PortAttached", "1002 EventCallbackFailed", "1001 PortDetached"],
             entries.OrderBy(e => e.EventId.Id == 1001).Select(e => $"{e.EventId.Id} {e.EventId.Name}").ToArray());
         Assert.Equal($"port {id}: attached logged", entries.Single(e => e.EventId.Id == 1000).Message);
         var failed = entries.Single(e => e.EventId.Id == 1002);

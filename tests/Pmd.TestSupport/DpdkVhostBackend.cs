@@ -97,7 +97,7 @@ public sealed partial class DpdkVhostBackend : IDisposable
         if (!_stopped)
         {
             _stopped = true;
-            Kill(_process.Id, 2);
+            _ = Kill(_process.Id, 2);
             if (!_process.WaitForExit(20_000))
             {
                 _process.Kill();

@@ -86,7 +86,7 @@ public sealed class OvsDpdkBackend : IDisposable
         if (_vswitchd is null) return;
         if (!_vswitchd.HasExited)
         {
-            Kill(_vswitchd.Id, 15);
+            _ = Kill(_vswitchd.Id, 15);
             if (!_vswitchd.WaitForExit(10_000)) _vswitchd.Kill();
             _vswitchd.WaitForExit();
         }
@@ -152,7 +152,7 @@ public sealed class OvsDpdkBackend : IDisposable
         catch (InvalidOperationException) { }
         if (!_ovsdb.HasExited)
         {
-            Kill(_ovsdb.Id, 15);
+            _ = Kill(_ovsdb.Id, 15);
             if (!_ovsdb.WaitForExit(5000)) _ovsdb.Kill();
         }
         _ovsdb.Dispose();

@@ -105,7 +105,7 @@ internal sealed class HostileBackend : IDisposable
         if (_summary is not null) return _summary;
         if (_process.HasExited)
             throw new InvalidOperationException($"the hostile backend died (exit code {_process.ExitCode}):\n{Events}");
-        Kill(_process.Id, 15);
+        _ = Kill(_process.Id, 15);
         if (!_process.WaitForExit(10_000))
         {
             _process.Kill();

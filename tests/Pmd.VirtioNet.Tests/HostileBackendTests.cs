@@ -330,7 +330,8 @@ public sealed class HostileBackendTests
         {
             try { body(); }
             catch (Exception e) { thrown = e; }
-        }) { IsBackground = true, Name = "hostile-case" };
+        })
+        { IsBackground = true, Name = "hostile-case" };
         thread.Start();
         if (!thread.Join(limit))
         {

@@ -109,7 +109,7 @@ public sealed partial class FailoverVmTests(ITestOutputHelper output)
         Assert.True(unplugSeconds < 5, $"QEMU's unplug took {unplugSeconds:0.0} s: the device was not released promptly.\n{vm.Describe()}");
     }
 
-    private static Task WaitForOutputAsync(VmGuest vm, int mark, string text, CancellationToken ct) =>
+    private static Task<string> WaitForOutputAsync(VmGuest vm, int mark, string text, CancellationToken ct) =>
         vm.WaitForSerialAsync(log => log.Length > mark && log[mark..].Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(60),
             $"'{text}' in TestPmd's output", ct);
 }

@@ -71,7 +71,8 @@ public sealed class Qmp : IAsyncDisposable
         string line = await _reader.ReadLineAsync(cts.Token) ?? throw new IOException("QMP socket closed before the greeting");
         Greeting = JsonNode.Parse(line)?.AsObject() ?? throw new IOException($"bad QMP greeting: {line}");
         if (!Greeting.ContainsKey("QMP")) throw new IOException($"not a QMP greeting: {line}");
-        _readLoop = Task.Run(ReadLoopAsync);
+        // The read loop lives as long as the connection, not as long as this call's token.
+        _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
         await ExecuteAsync("qmp_capabilities", null, TimeSpan.FromSeconds(10), cancellationToken);
     }
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Pmd.TestSupport;
 using Pmd.Ethdev;
 using Pmd.TestPmd.Forwarding;
+using Pmd.TestSupport;
 
 namespace TestPmd.Tests;
 

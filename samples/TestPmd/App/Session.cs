@@ -1,4 +1,3 @@
-using Pmd.Threading;
 using Pmd.Ethdev;
 using Pmd.Memory;
 using Pmd.TestPmd.Forwarding;
@@ -6,6 +5,7 @@ using Pmd.TestPmd.Lcores;
 using Pmd.TestPmd.Options;
 using Pmd.TestPmd.Ports;
 using Pmd.TestPmd.Stats;
+using Pmd.Threading;
 
 namespace Pmd.TestPmd.App;
 

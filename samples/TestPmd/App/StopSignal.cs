@@ -41,7 +41,8 @@ internal sealed class StopSignal : IDisposable
                 if (Console.In.ReadLine() is not null) _stop.Set();
             }
             catch (IOException) { }
-        }) { IsBackground = true, Name = "stdin" };
+        })
+        { IsBackground = true, Name = "stdin" };
         reader.Start();
     }
 

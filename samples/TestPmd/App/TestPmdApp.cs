@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Pmd.TestPmd.Interactive;
-using Pmd.Threading;
 using Pmd.TestPmd.Lcores;
 using Pmd.TestPmd.Options;
+using Pmd.Threading;
 using Pmd.VirtioNet;
 
 namespace Pmd.TestPmd.App;

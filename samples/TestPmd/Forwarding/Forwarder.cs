@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Pmd.Ethdev;
 using Pmd.Memory;
 using Pmd.TestPmd.Lcores;
-using Pmd.Threading;
 using Pmd.TestPmd.Options;
+using Pmd.Threading;
 
 namespace Pmd.TestPmd.Forwarding;
 
