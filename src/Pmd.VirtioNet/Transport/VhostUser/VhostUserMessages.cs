@@ -63,14 +63,3 @@ internal static class VringFdPayload
 {
     public const ulong NoFd = 1UL << 8;
 }
-
-/// <summary>Device status bits (VIRTIO 2.1), sent with SET_STATUS.</summary>
-internal static class DeviceStatus
-{
-    public const byte Acknowledge = 1;
-    public const byte Driver = 2;
-    public const byte DriverOk = 4;
-    public const byte FeaturesOk = 8;
-    public const byte NeedsReset = 64;
-    public const byte Failed = 128;
-}
