@@ -4,7 +4,7 @@ namespace Pmd.VirtioNet;
 public sealed class VirtioNetOptions
 {
     /// <summary>Ring size used when the port configuration asks for 0 descriptors. Default 256, as DPDK's virtio-user.</summary>
-    public int QueueSize { get; init; } = 256;
+    public int QueueSize { get; init; } = VirtioDevArgs.DefaultQueueSize;
 
     /// <summary>Use packed rings when the device offers RING_PACKED (packed_vq=1). Default false.</summary>
     public bool PackedRing { get; init; }

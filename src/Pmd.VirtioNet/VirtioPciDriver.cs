@@ -15,11 +15,7 @@ public sealed class VirtioPciDriver : PciNicDriver
     public override string Name => "net_virtio";
 
     public override IReadOnlyList<DevArgKey> Keys { get; } =
-    [
-        new("queue_size", DevArgKind.PowerOfTwo, "descriptors per ring", 2, 32768),
-        new("in_order", DevArgKind.Bool, "0: do not negotiate IN_ORDER"),
-        new("mrg_rxbuf", DevArgKind.Bool, "0: do not negotiate mergeable RX buffers"),
-    ];
+    [VirtioDevArgs.QueueSize, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers];
 
     /// <summary>The modern virtio-net id, and the transitional one (which also has the modern interface).</summary>
     public override IReadOnlyList<PciId> SupportedIds { get; } = [new(0x1af4, 0x1041), new(0x1af4, 0x1000)];
@@ -32,11 +28,11 @@ public sealed class VirtioPciDriver : PciNicDriver
         {
             return new VirtioNetPort(args.Name, transport, new VirtioNetOptions
             {
-                QueueSize = int.Parse(args.Get("queue_size") ?? "256"),
+                QueueSize = (int)args.GetInt(VirtioDevArgs.QueueSize),
                 // Packed rings are used whenever the device offers them (QEMU's packed=on), as DPDK does.
                 PackedRing = true,
-                InOrder = args.Get("in_order") != "0",
-                MergeableRxBuffers = args.Get("mrg_rxbuf") != "0",
+                InOrder = args.GetBool(VirtioDevArgs.InOrder),
+                MergeableRxBuffers = args.GetBool(VirtioDevArgs.MergeableRxBuffers),
                 LoggerFactory = registry.LoggerFactory,
             });
         }

@@ -102,4 +102,30 @@ public sealed class DevArgsTests
         Assert.Equal(MacAddress.Parse("52:54:00:00:00:09"), port.MacAddress);
         Assert.Same(port, registry.Get(port.PortId));
     }
+
+    private static readonly DevArgKey Size = new("size", DevArgKind.PowerOfTwo, "ring size", 2, 4096, "256");
+    private static readonly DevArgKey Fast = new("fast", DevArgKind.Bool, "1: go fast", Default: "0");
+    private static readonly DevArgKey Name = new("name", DevArgKind.Text, "a name");
+
+    [Fact]
+    public void Typed_getters_return_the_given_value_or_the_key_default_and_hold_defaults_to_the_key_rule()
+    {
+        var given = DevArgs.Parse("net_test0,size=1024,fast=1,name=abc");
+        Assert.Equal(1024, given.GetInt(Size));
+        Assert.True(given.GetBool(Fast));
+        Assert.Equal("abc", given.GetText(Name));
+
+        var bare = DevArgs.Parse("net_test0");
+        Assert.Equal(256, bare.GetInt(Size));
+        Assert.False(bare.GetBool(Fast));
+        Assert.Null(bare.GetText(Name));
+
+        // A key asked for as the wrong type is a bug in the driver; a bad default is caught too.
+        Assert.Throws<ArgumentException>(() => bare.GetBool(Size));
+        var badDefault = Size with { Default = "300" };
+        var e = Assert.Throws<DevArgsException>(() => bare.GetInt(badDefault));
+        Assert.Contains("size=300 is not a power of two", e.Message, StringComparison.Ordinal);
+        var required = new DevArgKey("path", DevArgKind.Integer, "a number");
+        Assert.Equal("net_test0: 'path=' is required (a number)", Assert.Throws<DevArgsException>(() => bare.GetInt(required)).Message);
+    }
 }

@@ -19,8 +19,13 @@ public enum DevArgKind
     Text,
 }
 
-/// <summary>One key a driver accepts, with what its value must look like.</summary>
-public sealed record DevArgKey(string Name, DevArgKind Kind, string Help, long Min = 0, long Max = long.MaxValue)
+/// <summary>
+/// One key a driver accepts: its name, what its value must look like, and the value it has when the
+/// devargs leave it out (<paramref name="Default"/>; null: none). A driver declares each key once,
+/// as a static field, and reads it through <see cref="DevArgs.GetInt"/>, <see cref="DevArgs.GetBool"/>
+/// or <see cref="DevArgs.GetText"/>, which apply the default and return the typed value.
+/// </summary>
+public sealed record DevArgKey(string Name, DevArgKind Kind, string Help, long Min = 0, long Max = long.MaxValue, string? Default = null)
 {
     /// <summary>Null when <paramref name="value"/> is acceptable, else what is wrong with it.</summary>
     public string? Check(string value) => Kind switch

@@ -36,6 +36,24 @@ public sealed class DevArgs
 
     public string? Get(string key) => _pairs.FirstOrDefault(p => p.Key == key).Value;
 
+    /// <summary>The value of an integer or power-of-two key, or its default; checked against its range.</summary>
+    public long GetInt(DevArgKey key) => long.Parse(Checked(key, DevArgKind.Integer, DevArgKind.PowerOfTwo), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The value of a 0/1 key, or its default (false when it has none).</summary>
+    public bool GetBool(DevArgKey key) => Get(key.Name) is null && key.Default is null ? false : Checked(key, DevArgKind.Bool) == "1";
+
+    /// <summary>The value of a path, MAC or text key, or its default; null when neither is there.</summary>
+    public string? GetText(DevArgKey key) => Get(key.Name) is null && key.Default is null ? null : Checked(key, DevArgKind.Path, DevArgKind.Mac, DevArgKind.Text);
+
+    private string Checked(DevArgKey key, params ReadOnlySpan<DevArgKind> kinds)
+    {
+        if (!kinds.Contains(key.Kind)) throw new ArgumentException($"'{key.Name}' is a {key.Kind} key", nameof(key));
+        string value = Get(key.Name) ?? key.Default ?? throw new DevArgsException($"{Name}: '{key.Name}=' is required ({key.Help})");
+        // Resolve checked what the devargs gave; this also holds a default to the key's own rule.
+        if (key.Check(value) is { } problem) throw new DevArgsException($"{Name}: {key.Name}={value} {problem}");
+        return value;
+    }
+
     /// <summary>Parses without knowing the driver; <see cref="DriverRegistry.Resolve"/> checks the keys.</summary>
     public static DevArgs Parse(string text)
     {

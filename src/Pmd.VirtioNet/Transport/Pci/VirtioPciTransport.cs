@@ -52,7 +52,7 @@ internal sealed class VirtioPciTransport : VirtioTransport
 
     public override IovaMode IovaMode => _device.IovaMode;
 
-    public override int MaxQueueSize => _maxQueueSize == 0 ? 256 : _maxQueueSize;
+    public override int MaxQueueSize => _maxQueueSize == 0 ? VirtioDevArgs.DefaultQueueSize : _maxQueueSize;
 
     public override bool EmulatesControlQueue => false;
 
