@@ -13,6 +13,8 @@ public sealed class FailoverAutoAttach : IDisposable
     private readonly PortRegistry _registry;
     private readonly IDisposable _subscription;
     private readonly ILogger _log;
+    // Standby port id -> the failover port made over it (control thread only).
+    private readonly Dictionary<ushort, FailoverPort> _made = [];
 
     private FailoverAutoAttach(PortRegistry registry)
     {
@@ -25,6 +27,22 @@ public sealed class FailoverAutoAttach : IDisposable
     /// <summary>Starts watching <paramref name="registry"/>; dispose to stop creating new failover ports.</summary>
     public static FailoverAutoAttach Enable(PortRegistry registry) => new(registry);
 
+    /// <summary>
+    /// The port an application should forward on for <paramref name="attached"/>, a port it has just
+    /// attached: the failover port over it when it is a standby (made now, if its New event has not
+    /// been handled yet), else the port itself. Runs on the control thread and waits for it.
+    /// </summary>
+    public EthPort ForwardingPortFor(EthPort attached)
+    {
+        EthPort result = attached;
+        _registry.Control.Invoke(() =>
+        {
+            Consider(attached);
+            if (_made.TryGetValue(attached.PortId, out var failover) && failover.Standby == attached) result = failover;
+        });
+        return result;
+    }
+
     private void Consider(EthPort port)
     {
         if (!port.IsFailoverStandby || _registry.GetOwner(port.PortId) is not null) return;
@@ -32,6 +50,7 @@ public sealed class FailoverAutoAttach : IDisposable
         {
             var failover = new FailoverPort($"net_failover_{port.Name}", port, _registry);
             _registry.Add(failover);
+            _made[port.PortId] = failover;
             FailoverLog.AutoAttached(_log, failover.Name, port.PortId);
         }
         catch (Exception e)

@@ -413,6 +413,24 @@ public sealed class FailoverPortTests
         Assert.Same(standby, failover.Standby);
     }
 
+    [Fact]
+    public void The_auto_attach_names_the_port_to_forward_on_at_once_the_failover_over_a_standby_else_the_port()
+    {
+        using var registry = new PortRegistry();
+        using var auto = FailoverAutoAttach.Enable(registry);
+        var standby = new FakePort("virtio0", FakePair.Mac) { Standby = true };
+        registry.Add(standby);
+        // No waiting for the New event to be handled: the answer is made on the spot if need be.
+        var forwarding = Assert.IsType<FailoverPort>(auto.ForwardingPortFor(standby));
+        Assert.Same(standby, forwarding.Standby);
+        Assert.Same(forwarding, auto.ForwardingPortFor(standby));           // asked again: the same one
+        Assert.Single(registry.AllPorts.OfType<FailoverPort>());
+
+        var plain = new FakePort("plain", MacAddress.Parse("52:54:00:00:00:07"));
+        registry.Add(plain);
+        Assert.Same(plain, auto.ForwardingPortFor(plain));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -57,7 +57,7 @@ internal sealed class Session : IDisposable
     public NicStatsPrinter Nic { get; } = new();
     public StatsJsonWriter? Json { get; }
 
-    public EthPort AttachPort(string devargs) => PortSetup.AttachAndStart(Registry, devargs, Options, Pool, Out);
+    public EthPort AttachPort(string devargs) => PortSetup.AttachAndStart(Registry, _failover, devargs, Options, Pool, Out);
 
     public void StartForwarding(bool txFirst)
     {

@@ -24,22 +24,19 @@ internal static class PortSetup
         Pmd.Vfio.PciSysfs.BindToVfio(address);
     }
 
-    public static EthPort AttachAndStart(PortRegistry registry, string devargs, AppOptions options, Mempool pool, TextWriter output)
+    public static EthPort AttachAndStart(PortRegistry registry, FailoverAutoAttach failover, string devargs, AppOptions options, Mempool pool, TextWriter output)
     {
         BindPciDeviceIfAsked(registry, devargs, output);
-        var port = registry.Attach(devargs);
-        // Let the control thread act on the NEW event first: a failover port may claim this one.
-        for (int i = 0; i < 3; i++) registry.Control.Invoke(() => { });
-        if (registry.GetOwner(port.PortId) is { } owner)
+        var attached = registry.Attach(devargs);
+        var port = failover.ForwardingPortFor(attached);
+        if (port != attached)
         {
-            var failover = registry.AllPorts.OfType<FailoverPort>().FirstOrDefault(f => f.Standby == port);
-            if (failover is null)
-            {
-                output.WriteLine($"Port {port.PortId} ({port.Name}) is owned by {owner.Name}: it serves that port, not forwarding directly");
-                return port;
-            }
-            output.WriteLine($"Port {port.PortId} ({port.Name}) is a failover standby: forwarding through port {failover.PortId} ({failover.Name})");
-            port = failover;
+            output.WriteLine($"Port {attached.PortId} ({attached.Name}) is a failover standby: forwarding through port {port.PortId} ({port.Name})");
+        }
+        else if (registry.GetOwner(port.PortId) is { } owner)
+        {
+            output.WriteLine($"Port {port.PortId} ({port.Name}) is owned by {owner.Name}: it serves that port, not forwarding directly");
+            return port;
         }
         try
         {
