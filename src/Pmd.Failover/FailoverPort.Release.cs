@@ -49,17 +49,26 @@ public sealed partial class FailoverPort
             timeline.RxOff = Microseconds(clock);
             _counters.PrimaryTxLost += (ulong)Math.Max(0, pending);
             _counters.PrimaryRxAbandoned += CountAbandonedRx(primary);
-            _retiredStats += primary.GetStats();
+            var retired = primary.GetStats();
             try
             {
                 primary.Stop();
                 timeline.Stopped = Microseconds(clock);
+                // What the device completed between the count above and its stop was dropped by the
+                // stop, and counted by the port as missed: left on the primary too.
+                ulong missed = primary.GetStats().RxMissed;
+                if (missed > retired.RxMissed)
+                {
+                    _counters.PrimaryRxAbandoned += missed - retired.RxMissed;
+                    retired.RxMissed = missed;
+                }
                 primary.Close();
             }
             catch (Exception e)
             {
                 FailoverLog.CloseFailed(_log, e, Name, primary.PortId);
             }
+            _retiredStats += retired;
             timeline.Closed = Microseconds(clock);
             _counters.LastRelease = timeline;
             _registry.UnsetOwner(primary.PortId, _owner);

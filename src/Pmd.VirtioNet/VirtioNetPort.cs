@@ -326,7 +326,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         }
         finally
         {
-            foreach (var q in rx) q.Drain();
+            // Frames the device completed that the app never took are dropped here: missed, as
+            // DPDK's imissed (a failover port counts them as left on the primary it released).
+            foreach (var q in rx) _statsBase.RxMissed += (ulong)q.Drain();
             foreach (var q in tx) q.Drain();
             _controlQueue = null;
             _arena?.Dispose();

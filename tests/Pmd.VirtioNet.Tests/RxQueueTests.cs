@@ -106,4 +106,33 @@ public sealed unsafe class RxQueueTests : IDisposable
         Assert.Equal(1UL, rx.Stats.Packets);
         rx.Drain();
     }
+
+    [Fact]
+    public void Frames_the_device_completed_but_nobody_took_are_counted_by_drain_and_every_buffer_comes_back()
+    {
+        // A failover release counts what is left on the primary, then stops it: what the device
+        // completes in between must not vanish. Drain, after the device stopped, counts it.
+        using var arena = new DmaArena("rxq-tests-drain", RingBytes.For(1, Size, false));
+        byte* memory = arena.Take(SplitRingLayout.For(Size).TotalBytes);
+        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
+        var rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
+        var device = new SplitRingDevice((nint)memory, Size);
+        int inUse = _pool.InUse;
+        rx.Refill();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(device.TryPop(out var chain));
+            byte* at = (byte*)chain[0].Address;
+            new Span<byte>(at, VirtioNetHeader.Size).Clear();
+            device.PushUsed(chain.Id, VirtioNetHeader.Size + 64);
+        }
+        Assert.True(device.TryPop(out var unwritten));
+        device.PushUsed(unwritten.Id, VirtioNetHeader.Size + 64);     // returned, but never written
+
+        Assert.Equal(3, rx.Drain());
+        Assert.Equal(0UL, rx.Stats.Packets);                          // missed, not received
+        Assert.Equal(1UL, rx.Stats.Errors);
+        _pool.FlushThreadCache();
+        Assert.Equal(inUse, _pool.InUse);
+    }
 }

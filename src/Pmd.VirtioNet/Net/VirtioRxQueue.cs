@@ -24,8 +24,11 @@ internal abstract class VirtioRxQueue
     /// <summary>Lends the device as many empty buffers as the ring and pool allow.</summary>
     public abstract void Refill();
 
-    /// <summary>After the device stopped: frees every buffer still on the ring or half-assembled.</summary>
-    public abstract void Drain();
+    /// <summary>
+    /// After the device stopped: frees every buffer still on the ring or half-assembled. Returns the
+    /// frames the device had completed that nobody took, which the port counts as missed.
+    /// </summary>
+    public abstract int Drain();
 }
 
 /// <summary>
@@ -224,9 +227,28 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         }
     }
 
-    public override void Drain()
+    public override int Drain()
     {
+        // Frames the device completed before it stopped are taken as a burst takes them (checked,
+        // and a frame of several buffers once), then freed. They were never received, so the
+        // burst's counts are put back; the caller counts them as missed.
+        var counted = Stats;
+        Span<nint> cookie = stackalloc nint[1];
+        Span<uint> length = stackalloc uint[1];
+        Span<Mbuf> frame = stackalloc Mbuf[1];
+        int undelivered = 0;
+        for (int read = 0; read < _ring.Size && CompletedBuffers.TakeEach(ref _ring, cookie, length) == 1; read++)
+        {
+            int n = 0;
+            Receive(frame, ref n, cookie[0], length[0]);
+            if (n == 0) continue;
+            frame[0].Free();
+            undelivered++;
+        }
+        Stats.Packets = counted.Packets;
+        Stats.Bytes = counted.Bytes;
         AbandonPartial();
-        while (_ring.TryReclaim(out nint cookie)) Mbuf.FromHandle(cookie).Free();
+        while (_ring.TryReclaim(out nint lent)) Mbuf.FromHandle(lent).Free();
+        return undelivered;
     }
 }
