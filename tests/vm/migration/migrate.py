@@ -387,7 +387,9 @@ def main():
         if primary:
             ready = "failover event (primary port" if args.mode == "pmd" else "PMDVM-KERNEL-PRIMARY-UP"
         else:
-            ready = "Port 1: link state change event (up)" if args.mode == "pmd" else "PMDVM-KERNEL-FAILOVER"
+            # TestPmd prints the failover port's link up before its lcore forwards: wait for the
+            # forwarding to start, or the peer's first echoes meet a guest that is not answering yet.
+            ready = "icmpecho packet forwarding" if args.mode == "pmd" else "PMDVM-KERNEL-FAILOVER"
         g.wait_serial(ready, 400)
         boot = {"primary_at_s": round(time.time() - os.path.getmtime(os.path.join(g.dir, "qemu.cmd")), 1)}
         log(f"the guest's traffic is on the primary ({boot['primary_at_s']} s after the start)")
