@@ -61,7 +61,7 @@ public sealed unsafe class ControlThread : IDisposable
     public void Schedule(TimeSpan delay, Action work)
     {
         ThrowIfFaulted();
-        long due = Environment.TickCount64 + (long)Math.Max(0, delay.TotalMilliseconds);
+        long due = NowMs() + (long)Math.Ceiling(Math.Max(0, delay.TotalMilliseconds));
         lock (_timersLock) _timers.Enqueue(work, due);
         // Wake the loop so that it sleeps no longer than until this timer is due.
         _wakeup.Signal();
@@ -144,18 +144,24 @@ public sealed unsafe class ControlThread : IDisposable
     /// <summary>The epoll fd, for the test that makes epoll_wait fail.</summary>
     internal int EpollFd => _epoll.Fd;
 
+    /// <summary>
+    /// Milliseconds on the monotonic high-resolution clock. Not Environment.TickCount64: on Linux it
+    /// reads CLOCK_MONOTONIC_COARSE, a jiffy behind at times, which let a timer fire a few ms early.
+    /// </summary>
+    private static long NowMs() => System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1000);
+
     private int MillisecondsToNextTimer()
     {
         lock (_timersLock)
         {
             if (!_timers.TryPeek(out _, out long due)) return 1000;
-            return (int)Math.Clamp(due - Environment.TickCount64, 0, 1000);
+            return (int)Math.Clamp(due - NowMs(), 0, 1000);
         }
     }
 
     private void RunDueTimers()
     {
-        long now = Environment.TickCount64;
+        long now = NowMs();
         while (true)
         {
             Action? work;
