@@ -238,6 +238,8 @@ def migrate(src, dst, port, cancel_once=None):
     if cancel_once is not None:
         src.events.wait("MIGRATION", 60, after=t["command"], status="wait-unplug")
         cancel_once()
+        # QEMU leaves wait-unplug once the guest has ejected the device (Pmd closing it comes first).
+        src.events.wait("MIGRATION", 90, after=t["command"], status="active")
         t["cancel"] = time.time()
         src.qmp.execute("migrate_cancel")
         t["cancelled"] = src.events.wait("MIGRATION", 120, after=t["command"], status="cancelled")
@@ -404,9 +406,9 @@ def main():
             dst = Guest("cancelled-B", args.results, "B", incoming="tcp:127.0.0.1:4440", primary=primary)
             log("a migration cancelled once the guest has let the primary go")
             # QEMU re-plugs the primary at the cancel (failover_replug_primary) whether or not the guest
-            # has ejected it yet. A cancel right at wait-unplug raced the guest's eject once in CI, and
-            # the primary never came back (90 s). So the cancel waits for the release: Pmd's "device
-            # released event" (the kernel's failover prints nothing, so 2 s there).
+            # has ejected it yet. A cancel before the eject raced it in CI, and the primary never came
+            # back (90 s); so did one right after Pmd's "device released event", which comes before the
+            # kernel's eject. So the cancel waits for the release, then for QEMU to leave wait-unplug.
             mark = len(g.serial_log())
             released = (lambda: g.wait_serial("device released event", 60, start=mark)) if args.mode == "pmd" \
                 else (lambda: time.sleep(2))
