@@ -77,15 +77,21 @@ public sealed unsafe class RxQueueTests : IDisposable
         Mbuf.Free(got.AsSpan(0, n));
     }
 
+    /// <summary>A split RX queue of its own, without mergeable buffers, and the device model on its ring.</summary>
+    private (VirtioRxQueue<SplitRing> Rx, SplitRingDevice Device) NonMergeableQueue(DmaArena arena)
+    {
+        byte* memory = arena.Take(SplitRingLayout.For(Size).TotalBytes);
+        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
+        var rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
+        return (rx, new SplitRingDevice((nint)memory, Size));
+    }
+
     [Fact]
     public void A_repeated_used_entry_for_a_buffer_lent_again_is_not_a_frame()
     {
         // Its own queue, without mergeable buffers: nothing in the header then gives a stale buffer away.
         using var arena = new DmaArena("rxq-tests-repeat", RingBytes.For(1, Size, false));
-        byte* memory = arena.Take(SplitRingLayout.For(Size).TotalBytes);
-        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
-        var rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
-        var device = new SplitRingDevice((nint)memory, Size);
+        var (rx, device) = NonMergeableQueue(arena);
         rx.Refill();
         Assert.True(device.TryPop(out var chain));
         byte* at = (byte*)chain[0].Address;
@@ -113,10 +119,7 @@ public sealed unsafe class RxQueueTests : IDisposable
         // A failover release counts what is left on the primary, then stops it: what the device
         // completes in between must not vanish. Drain, after the device stopped, counts it.
         using var arena = new DmaArena("rxq-tests-drain", RingBytes.For(1, Size, false));
-        byte* memory = arena.Take(SplitRingLayout.For(Size).TotalBytes);
-        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
-        var rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
-        var device = new SplitRingDevice((nint)memory, Size);
+        var (rx, device) = NonMergeableQueue(arena);
         int inUse = _pool.InUse;
         rx.Refill();
         for (int i = 0; i < 3; i++)
