@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Pmd.TestSupport.Virtio;
 using Pmd.VirtioNet.Rings;
 
@@ -12,16 +11,12 @@ namespace Pmd.VirtioNet.Tests;
 public sealed unsafe class LyingDeviceRingTests : IDisposable
 {
     private const int Size = 8;
+    private readonly RingMemory _ringMemory = RingMemory.ForEitherLayout(Size);
     private readonly nint _memory;
 
-    public LyingDeviceRingTests()
-    {
-        int bytes = Math.Max(SplitRingDevice.BytesFor(Size), PackedRingDevice.BytesFor(Size));
-        _memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
-        NativeMemory.Clear((void*)_memory, (nuint)bytes);
-    }
+    public LyingDeviceRingTests() => _memory = _ringMemory.Address;
 
-    public void Dispose() => NativeMemory.AlignedFree((void*)_memory);
+    public void Dispose() => _ringMemory.Dispose();
 
     private static RingFeatures Features(bool inOrder) => new(EventIndex: false, InOrder: inOrder, IndirectDescriptors: false);
 
@@ -150,6 +145,44 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
         device.PushUsed(ids[4], 15);
         Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out nint next, out uint nextLength));
         Assert.Equal((5, 15u), (next, nextLength));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packed_in_order_tx_stays_in_step_after_a_bad_or_repeated_id(bool repeated)
+    {
+        // Chains of two descriptors, so that a wrong step shows: the old ring stepped one slot
+        // over a lying entry, kept the chain lent, and skipped its slots again in the next batch.
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: true));
+        var device = new PackedRingDevice(_memory, Size);
+        for (int i = 1; i <= Size / 2; i++)
+            Assert.True(ring.AddChain([new VirtqBuffer((ulong)(0x1000 * i), 12), new VirtqBuffer((ulong)(0x1000 * i + 0x100), 64)], i));
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+        Assert.Equal(Size / 2, ids.Count);
+
+        device.PushUsed(ids[0], 0, descriptors: 2);
+        device.PushUsed(repeated ? ids[0] : (ushort)900, 0, descriptors: 2);   // the second chain's entry lies
+        device.PushUsed(ids[2], 0, descriptors: 2);
+        var taken = new List<nint>();
+        while (ring.TryGetUsed(out nint cookie, out _) != UsedStatus.Empty)
+            if (cookie != 0) taken.Add(cookie);
+        Assert.Equal([1, 2, 3], taken);
+        Assert.Equal(1UL, ring.CorruptEntries);
+        Assert.Equal(Size - 2, ring.FreeCount);
+
+        // In step: a new chain in the freed slots, and the last two entries are read where the device writes them.
+        Assert.True(ring.AddChain([new VirtqBuffer(0x9000, 12), new VirtqBuffer(0x9100, 64)], 5));
+        Assert.True(device.TryPop(out var fifth));
+        device.PushUsed(ids[3], 0, descriptors: 2);
+        device.PushUsed(fifth.Id, 0, descriptors: 2);
+        taken.Clear();
+        while (ring.TryGetUsed(out nint cookie, out _) != UsedStatus.Empty)
+            if (cookie != 0) taken.Add(cookie);
+        Assert.Equal([4, 5], taken);
+        Assert.Equal(Size, ring.FreeCount);
+        Assert.Equal(0UL, ring.Stalls);
     }
 
     [Theory]

@@ -678,11 +678,14 @@ class PackedRing(RingBase):
         self.avail_pos, self.avail_wrap = pos, wrap
         return Chain(head, ndesc, segs, buf_id)
 
-    def write_used(self, buf_id, length, writable, wrap):
+    def write_used(self, buf_id, length, writable, wrap, publish=True):
+        """Writes a used entry at the used position; returns its flags write, done now if publish."""
         off = self.doff + 16 * self.used_pos
         struct.pack_into("IH", self.dm, off + 8, length, buf_id)
         flags = (P_AVAIL | P_USED if wrap else 0) | (D_WRITE if writable else 0)
-        self.set_flags(off, flags)
+        if publish:
+            self.set_flags(off, flags)
+        return off, flags
 
     def advance_used(self, n):
         self.used_pos += n
@@ -693,6 +696,10 @@ class PackedRing(RingBase):
     def publish(self):
         dev = self.dev
         bad_wrap = dev.case == "bad_wrap" and dev.lying(self.vq)
+        # The first entry's flags are written last, so the driver sees the batch at once, as from
+        # DPDK's vhost: a completion repeated in the batch then reaches the driver before it can have
+        # lent that id again, which is the lie dup_id means to tell.
+        head = None
         for chain, length, override in self.pending:
             buf_id = chain.id if override is None else override
             writable = self.vq == 0
@@ -707,8 +714,11 @@ class PackedRing(RingBase):
                 self.bad_wrap_slots.append((self.used_pos, buf_id, length, writable, self.used_wrap))
                 dev.lies += 1
             else:
-                self.write_used(buf_id, length, writable, self.used_wrap)
+                written = self.write_used(buf_id, length, writable, self.used_wrap, publish=head is not None)
+                head = head or written
             self.advance_used(chain.ndesc)
+        if head is not None:
+            self.set_flags(*head)
         self.pending = []
 
     def lie_step(self):

@@ -195,9 +195,21 @@ internal unsafe struct PackedRing : IVirtqueue
         }
         if (!_inflight.IsInFlight(id))
         {
+            _corrupt++;
+            if (_inOrder && _inflight.Capacity(_inflight.Oldest) == 0)
+            {
+                // In order, an entry sits where the oldest chain began and at least that chain is
+                // done; only the id lies. Taking that chain keeps the ring in step with where the
+                // device writes next. (Stepping one slot instead left the oldest chain lent, and a
+                // later batch skipped its slots a second time.)
+                int oldest = _inflight.Oldest;
+                Advance(ref _usedPos, ref _usedWrap, _pendingSkip + _inflight.ChainLength(oldest));
+                _pendingSkip = 0;
+                cookie = Release(oldest);
+                return UsedStatus.Corrupt;
+            }
             Advance(ref _usedPos, ref _usedWrap, 1 + _pendingSkip);
             _pendingSkip = 0;
-            _corrupt++;
             return UsedStatus.Corrupt;
         }
         int slots = _pendingSkip + _inflight.ChainLength(id);
