@@ -16,7 +16,8 @@ public unsafe class BurstBenchmarks
     private const int Burst = 32;
     private const int Size = 256;
     private Mempool _pool = null!;
-    private DmaArena _arena = null!;
+    private RingMemory _rxRingMemory = null!;
+    private RingMemory _txRingMemory = null!;
     private VirtioRxQueue _rx = null!;
     private VirtioTxQueue _tx = null!;
     private SplitRingDevice _rxDevice = null!;
@@ -27,15 +28,14 @@ public unsafe class BurstBenchmarks
     public void Setup()
     {
         _pool = Mempool.Create("bench-burst", 4096);
-        _arena = new DmaArena("bench-burst-rings", RingBytes.For(2, Size, false));
+        _rxRingMemory = RingMemory.For(Size, packed: false);
+        _txRingMemory = RingMemory.For(Size, packed: false);
         var features = new RingFeatures(false, false, false);
         var transport = new NullTransport();
-        int bytes = SplitRingLayout.For(Size).TotalBytes;
-        byte* rxMem = _arena.Take(bytes), txMem = _arena.Take(bytes);
-        _rx = new VirtioRxQueue<SplitRing>(new SplitRing(rxMem, Size, features), _pool, transport, 0, 0, mergeable: true, guestCsum: false);
-        _tx = new VirtioTxQueue<SplitRing>(new SplitRing(txMem, Size, features), transport, 1, csum: false, indirect: false);
-        _rxDevice = new SplitRingDevice((nint)rxMem, Size);
-        _txDevice = new SplitRingDevice((nint)txMem, Size);
+        (var rxRing, _rxDevice) = _rxRingMemory.Split(features);
+        (var txRing, _txDevice) = _txRingMemory.Split(features);
+        _rx = new VirtioRxQueue<SplitRing>(rxRing, _pool, transport, 0, 0, mergeable: true, guestCsum: false);
+        _tx = new VirtioTxQueue<SplitRing>(txRing, transport, 1, csum: false, indirect: false);
         _rx.Refill();
     }
 
@@ -44,7 +44,8 @@ public unsafe class BurstBenchmarks
     {
         _rx.Drain();
         _tx.Drain();
-        _arena.Dispose();
+        _rxRingMemory.Dispose();
+        _txRingMemory.Dispose();
         _pool.Dispose();
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using Pmd.TestSupport.Virtio;
 using Pmd.VirtioNet.Rings;
@@ -10,40 +9,31 @@ namespace Pmd.Benchmarks;
 /// and returns it, the driver reads it back. Per operation = one buffer, in bursts of 32.
 /// </summary>
 [MemoryDiagnoser]
-public unsafe class RingBenchmarks
+public class RingBenchmarks
 {
     private const int Burst = 32;
     private const int Size = 256;
-    private nint _memory;
+    private RingMemory _splitMemory = null!;
     private SplitRing _split;
     private SplitRingDevice _splitDevice = null!;
+    private RingMemory _packedMemory = null!;
     private PackedRing _packed;
     private PackedRingDevice _packedDevice = null!;
-    private nint _memory2;
 
     [GlobalSetup]
     public void Setup()
     {
-        _memory = Alloc(SplitRingDevice.BytesFor(Size));
-        _split = new SplitRing((byte*)_memory, Size, new RingFeatures(false, false, false));
-        _splitDevice = new SplitRingDevice(_memory, Size);
-        _memory2 = Alloc(PackedRingDevice.BytesFor(Size));
-        _packed = new PackedRing((byte*)_memory2, Size, new RingFeatures(false, false, false));
-        _packedDevice = new PackedRingDevice(_memory2, Size);
-    }
-
-    private static nint Alloc(int bytes)
-    {
-        var p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
-        NativeMemory.Clear((void*)p, (nuint)bytes);
-        return p;
+        _splitMemory = RingMemory.For(Size, packed: false);
+        (_split, _splitDevice) = _splitMemory.Split(new RingFeatures(false, false, false));
+        _packedMemory = RingMemory.For(Size, packed: true);
+        (_packed, _packedDevice) = _packedMemory.Packed(new RingFeatures(false, false, false));
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        NativeMemory.AlignedFree((void*)_memory);
-        NativeMemory.AlignedFree((void*)_memory2);
+        _splitMemory.Dispose();
+        _packedMemory.Dispose();
     }
 
     [Benchmark(OperationsPerInvoke = Burst)]

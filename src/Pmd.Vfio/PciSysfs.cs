@@ -17,12 +17,12 @@ public static class PciSysfs
     /// <summary>The name vfio gives the fake IOMMU groups it creates in noiommu mode.</summary>
     internal const string NoIommuGroupName = "vfio-noiommu";
 
-    internal static string Root { get; set; } = "/sys/bus/pci";
+    internal static string Root { get; set; } = SysfsPciIds.DefaultRoot;
 
     /// <summary>Writes one sysfs attribute. A seam for tests, which record the writes and play the kernel.</summary>
     internal static Action<string, string> AttributeWriter { get; set; } = WriteAttribute;
 
-    internal static string DeviceDirectory(PciAddress address) => Path.Combine(Root, "devices", address.ToString());
+    internal static string DeviceDirectory(PciAddress address) => SysfsPciIds.DeviceDirectory(Root, address);
 
     /// <summary>Every PCI device under devices/, in address order.</summary>
     public static IReadOnlyList<PciDeviceInfo> List()
@@ -41,22 +41,25 @@ public static class PciSysfs
     /// <summary>The device at <paramref name="address"/>, or null when sysfs has no such device (or it just went away).</summary>
     public static PciDeviceInfo? Find(PciAddress address)
     {
-        string dir = DeviceDirectory(address);
-        if (!Directory.Exists(dir)) return null;
         try
         {
-            ushort vendor = (ushort)ReadHex(Path.Combine(dir, "vendor"));
-            ushort device = (ushort)ReadHex(Path.Combine(dir, "device"));
-            uint classCode = ReadHex(Path.Combine(dir, "class"));
+            if (SysfsPciIds.Read(Root, address) is not { } ids) return null;
+            string dir = DeviceDirectory(address);
+            uint classCode = SysfsPciIds.ReadHex(Path.Combine(dir, "class"));
             string? driver = LinkName(Path.Combine(dir, "driver"));
             int? group = int.TryParse(LinkName(Path.Combine(dir, "iommu_group")), NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null;
             bool noIommu = group is not null && ReadText(Path.Combine(dir, "iommu_group", "name")) == NoIommuGroupName;
-            return new PciDeviceInfo(address, vendor, device, classCode, driver, group, noIommu);
+            return new PciDeviceInfo(address, ids.Vendor, ids.Device, classCode, driver, group, noIommu);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             // A hot-unplug between the directory check and the reads: the device is gone.
             return null;
+        }
+        catch (InvalidDataException e)
+        {
+            // Every sysfs failure PciSysfs reports is a VfioException, so callers catch one type.
+            throw new VfioException(e.Message);
         }
     }
 
@@ -95,16 +98,6 @@ public static class PciSysfs
 
         var after = Find(address) ?? throw VfioErrors.NoSuchDevice(address);
         if (after.Driver != VfioPciDriver) throw VfioErrors.BindFailed(after);
-    }
-
-    private static uint ReadHex(string path)
-    {
-        string text = ReadText(path) ?? throw new FileNotFoundException(null, path);
-        var digits = text.AsSpan();
-        if (digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) digits = digits[2..];
-        return uint.TryParse(digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint value)
-            ? value
-            : throw new VfioException($"{path} holds '{text}', not a hex number");
     }
 
     private static string? ReadText(string path) => File.Exists(path) ? File.ReadAllText(path).Trim() : null;

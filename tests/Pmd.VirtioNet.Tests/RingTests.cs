@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Pmd.TestSupport.Virtio;
 using Pmd.VirtioNet.Rings;
 
@@ -11,28 +10,25 @@ public sealed unsafe class RingTests
 
     private sealed class Harness : IDisposable
     {
-        private readonly nint _memory;
-        private readonly nint _tables;
+        private readonly RingMemory _memory;
         public IVirtqueue Ring;
         public readonly SplitRingDevice? Split;
         public readonly PackedRingDevice? Packed;
 
         public Harness(int size, bool packed, RingFeatures features = default)
         {
-            int bytes = packed ? PackedRingDevice.BytesFor(size) : SplitRingDevice.BytesFor(size);
-            _memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
-            NativeMemory.Clear((void*)_memory, (nuint)bytes);
-            _tables = (nint)NativeMemory.AlignedAlloc((nuint)IndirectTables.BytesFor(size), 4096);
-            var tables = new IndirectTables((byte*)_tables, (ulong)_tables);
+            _memory = RingMemory.For(size, packed, indirectTables: true);
             if (packed)
             {
-                Ring = new PackedRing((byte*)_memory, size, features, tables);
-                Packed = new PackedRingDevice(_memory, size);
+                var (ring, device) = _memory.Packed(features);
+                Ring = ring;
+                Packed = device;
             }
             else
             {
-                Ring = new SplitRing((byte*)_memory, size, features, tables);
-                Split = new SplitRingDevice(_memory, size);
+                var (ring, device) = _memory.Split(features);
+                Ring = ring;
+                Split = device;
             }
         }
 
@@ -44,11 +40,7 @@ public sealed unsafe class RingTests
             else Packed!.PushUsed(id, length, descriptors);
         }
 
-        public void Dispose()
-        {
-            NativeMemory.AlignedFree((void*)_memory);
-            NativeMemory.AlignedFree((void*)_tables);
-        }
+        public void Dispose() => _memory.Dispose();
     }
 
     [Theory]

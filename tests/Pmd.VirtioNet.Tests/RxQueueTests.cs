@@ -10,16 +10,14 @@ public sealed unsafe class RxQueueTests : IDisposable
 {
     private const int Size = 16;
     private readonly Mempool _pool = Mempool.Create("rxq-tests", 256, cacheSize: 0);
-    private readonly DmaArena _arena = new("rxq-tests-rings", RingBytes.For(1, Size, false));
+    private readonly RingMemory _ringMemory = RingMemory.For(Size, packed: false);
     private readonly SplitRingDevice _device;
     private readonly VirtioRxQueue _rx;
 
     public RxQueueTests()
     {
-        byte* memory = _arena.Take(SplitRingLayout.For(Size).TotalBytes);
-        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
-        _rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: true, guestCsum: false);
-        _device = new SplitRingDevice((nint)memory, Size);
+        (var ring, _device) = _ringMemory.Split(new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false));
+        _rx = new VirtioRxQueue<SplitRing>(ring, _pool, new NullTransport(), 0, 7, mergeable: true, guestCsum: false);
         _rx.Refill();
     }
 
@@ -27,7 +25,7 @@ public sealed unsafe class RxQueueTests : IDisposable
     {
         _rx.Drain();
         Assert.Equal(0, _pool.InUse);
-        _arena.Dispose();
+        _ringMemory.Dispose();
         _pool.Dispose();
     }
 
@@ -78,20 +76,18 @@ public sealed unsafe class RxQueueTests : IDisposable
     }
 
     /// <summary>A split RX queue of its own, without mergeable buffers, and the device model on its ring.</summary>
-    private (VirtioRxQueue<SplitRing> Rx, SplitRingDevice Device) NonMergeableQueue(DmaArena arena)
+    private (VirtioRxQueue<SplitRing> Rx, SplitRingDevice Device) NonMergeableQueue(RingMemory memory)
     {
-        byte* memory = arena.Take(SplitRingLayout.For(Size).TotalBytes);
-        var features = new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false);
-        var rx = new VirtioRxQueue<SplitRing>(new SplitRing(memory, Size, features), _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
-        return (rx, new SplitRingDevice((nint)memory, Size));
+        var (ring, device) = memory.Split(new RingFeatures(EventIndex: false, InOrder: false, IndirectDescriptors: false));
+        return (new VirtioRxQueue<SplitRing>(ring, _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false), device);
     }
 
     [Fact]
     public void A_repeated_used_entry_for_a_buffer_lent_again_is_not_a_frame()
     {
         // Its own queue, without mergeable buffers: nothing in the header then gives a stale buffer away.
-        using var arena = new DmaArena("rxq-tests-repeat", RingBytes.For(1, Size, false));
-        var (rx, device) = NonMergeableQueue(arena);
+        using var memory = RingMemory.For(Size, packed: false);
+        var (rx, device) = NonMergeableQueue(memory);
         rx.Refill();
         Assert.True(device.TryPop(out var chain));
         byte* at = (byte*)chain[0].Address;
@@ -118,8 +114,8 @@ public sealed unsafe class RxQueueTests : IDisposable
     {
         // A failover release counts what is left on the primary, then stops it: what the device
         // completes in between must not vanish. Drain, after the device stopped, counts it.
-        using var arena = new DmaArena("rxq-tests-drain", RingBytes.For(1, Size, false));
-        var (rx, device) = NonMergeableQueue(arena);
+        using var memory = RingMemory.For(Size, packed: false);
+        var (rx, device) = NonMergeableQueue(memory);
         int inUse = _pool.InUse;
         rx.Refill();
         for (int i = 0; i < 3; i++)

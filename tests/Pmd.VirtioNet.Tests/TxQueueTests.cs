@@ -10,23 +10,21 @@ public sealed unsafe class TxQueueTests : IDisposable
 {
     private const int Size = 64;
     private readonly Mempool _pool = Mempool.Create("txq-tests", 1024, cacheSize: 0);
-    private readonly DmaArena _arena = new("txq-tests-rings", RingBytes.For(1, Size, false));
+    private readonly RingMemory _ringMemory = RingMemory.For(Size, packed: false);
     private readonly SplitRingDevice _device;
     private readonly VirtioTxQueue _tx;
 
     public TxQueueTests()
     {
-        byte* memory = _arena.Take(SplitRingLayout.For(Size).TotalBytes);
-        var features = new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false);
-        _tx = new VirtioTxQueue<SplitRing>(new SplitRing(memory, Size, features), new NullTransport(), 1, csum: true, indirect: false);
-        _device = new SplitRingDevice((nint)memory, Size);
+        (var ring, _device) = _ringMemory.Split(new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
+        _tx = new VirtioTxQueue<SplitRing>(ring, new NullTransport(), 1, csum: true, indirect: false);
     }
 
     public void Dispose()
     {
         _tx.Drain();
         Assert.Equal(0, _pool.InUse);
-        _arena.Dispose();
+        _ringMemory.Dispose();
         _pool.Dispose();
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Pmd.Ethdev;
 
 namespace Pmd.Devargs;
@@ -10,7 +9,7 @@ public sealed class DriverRegistry
     private readonly Dictionary<string, PmdDriver> _drivers = new(StringComparer.Ordinal);
 
     /// <summary>Reads a PCI device's vendor and device ids; replaceable for tests.</summary>
-    internal Func<PciAddress, (ushort Vendor, ushort Device)?> PciIdReader { get; set; } = ReadPciIdsFromSysfs;
+    internal Func<PciAddress, (ushort Vendor, ushort Device)?> PciIdReader { get; set; } = address => SysfsPciIds.Read(SysfsPciIds.DefaultRoot, address);
 
     public static DriverRegistry Default { get; } = new();
 
@@ -50,7 +49,7 @@ public sealed class DriverRegistry
     private PmdDriver ResolvePci(DevArgs args)
     {
         var address = args.Pci!.Value;
-        var ids = PciIdReader(address) ?? throw new DevArgsException($"{address}: no such PCI device (nothing at /sys/bus/pci/devices/{address})");
+        var ids = PciIdReader(address) ?? throw new DevArgsException($"{address}: no such PCI device (nothing at {SysfsPciIds.DeviceDirectory(SysfsPciIds.DefaultRoot, address)})");
         lock (_lock)
         {
             var d = _drivers.Values.FirstOrDefault(d => d.MatchesPci(ids.Vendor, ids.Device));
@@ -69,14 +68,4 @@ public sealed class DriverRegistry
                 throw new DevArgsException($"{args.Name}: '{key}={value}' {problem}");
         }
     }
-
-    private static (ushort, ushort)? ReadPciIdsFromSysfs(PciAddress address)
-    {
-        string dir = $"/sys/bus/pci/devices/{address}";
-        if (!Directory.Exists(dir)) return null;
-        return (ReadHex(Path.Combine(dir, "vendor")), ReadHex(Path.Combine(dir, "device")));
-    }
-
-    private static ushort ReadHex(string path) =>
-        ushort.Parse(File.ReadAllText(path).Trim().Replace("0x", ""), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Pmd.Memory;
 
 namespace Pmd.Interop;
 
@@ -53,7 +54,7 @@ internal static partial class Libc
         public int Type;
 
         /// <summary>CMSG_SPACE: header plus payload, rounded up to 8 bytes.</summary>
-        public static int Space(int dataLength) => DataOffset + ((dataLength + 7) & ~7);
+        public static int Space(int dataLength) => DataOffset + Alignment.AlignUp(dataLength, 8);
 
         /// <summary>CMSG_LEN: header plus payload, unpadded.</summary>
         public static int Len(int dataLength) => DataOffset + dataLength;

@@ -23,7 +23,7 @@ internal sealed unsafe class DmaArena : IDisposable
     /// <summary>Takes <paramref name="bytes"/> zeroed bytes; the IOVA of the part is <see cref="IovaOf"/>.</summary>
     public byte* Take(int bytes, int alignment = 4096)
     {
-        nuint start = PageSizes.RoundUp(_used, (nuint)alignment);
+        nuint start = Alignment.AlignUp(_used, (nuint)alignment);
         if (start + (nuint)bytes > _region.Length) throw new InvalidOperationException($"DMA arena {_region.Name} is full");
         _used = start + (nuint)bytes;
         return _region.Pointer + start;

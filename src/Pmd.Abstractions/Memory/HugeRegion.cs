@@ -70,7 +70,7 @@ public sealed unsafe class HugeRegion : IDisposable
         int raw = Libc.MemfdCreate("pmd:" + name, flags);
         if (raw < 0) return false;
         var handle = new SafeFdHandle(raw);
-        nuint size = PageSizes.RoundUp(length, (nuint)(huge ? PageSizes.HugePage2M : PageSizes.SmallPage));
+        nuint size = Alignment.AlignUp(length, (nuint)(huge ? PageSizes.HugePage2M : PageSizes.SmallPage));
         if (Libc.FTruncate(raw, (long)size) != 0)
         {
             handle.Dispose();

@@ -50,7 +50,7 @@ public sealed unsafe class Mempool : IDisposable
         CacheSize = cacheSize;
         BufferSize = bufferSize;
         Headroom = headroom;
-        _elementSize = AlignUp(bufferSize, 64);
+        _elementSize = Alignment.AlignUp(bufferSize, 64);
         _ring = new PointerRing((int)BitOperations.RoundUpToPowerOf2((uint)count));
         Populate();
     }
@@ -102,7 +102,7 @@ public sealed unsafe class Mempool : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(bufferSize, ushort.MaxValue);
         if (headroom < 0 || headroom > bufferSize) throw new ArgumentOutOfRangeException(nameof(headroom), "headroom must fit in the buffer");
 
-        int element = AlignUp(bufferSize, 64);
+        int element = Alignment.AlignUp(bufferSize, 64);
         // In physical-address mode a buffer must not straddle two pages that are not physically
         // adjacent, so leave room to skip to the next page; one element per page is the worst case.
         nuint bytes = (nuint)count * (nuint)element;
@@ -254,7 +254,7 @@ public sealed unsafe class Mempool : IDisposable
             nint va = (nint)(start + offset);
             if (!_region.IsIovaContiguous(va, (nuint)_elementSize))
             {
-                offset = PageSizes.RoundUp(offset + 1, (nuint)_region.PageSize);
+                offset = Alignment.AlignUp(offset + 1, (nuint)_region.PageSize);
                 continue;
             }
             var h = (MbufHeader*)(_headers.Pointer + (nuint)placed * MbufHeader.Size);
@@ -276,8 +276,6 @@ public sealed unsafe class Mempool : IDisposable
             }
         }
     }
-
-    private static int AlignUp(int value, int alignment) => (value + alignment - 1) & ~(alignment - 1);
 
     /// <summary>Whether <paramref name="mbuf"/> is one of this pool's mbufs.</summary>
     public bool Owns(Mbuf mbuf)

@@ -27,6 +27,4 @@ internal static class PageSizes
         }
         return 0;
     }
-
-    public static nuint RoundUp(nuint value, nuint alignment) => (value + alignment - 1) & ~(alignment - 1);
 }

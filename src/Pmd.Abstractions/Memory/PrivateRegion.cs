@@ -27,11 +27,11 @@ internal sealed unsafe class PrivateRegion : IDisposable
         const Libc.MapFlags Flags = Libc.MapFlags.Private | Libc.MapFlags.Anonymous | Libc.MapFlags.Populate;
         if (allowHuge)
         {
-            nuint huge = PageSizes.RoundUp(length, (nuint)PageSizes.HugePage2M);
+            nuint huge = Alignment.AlignUp(length, (nuint)PageSizes.HugePage2M);
             nint address = Libc.MMap(0, huge, ReadWrite, Flags | Libc.MapFlags.HugeTlb, -1, 0);
             if (address != Libc.MapFailed) return new PrivateRegion(new SafeMappingHandle(address, huge));
         }
-        nuint small = PageSizes.RoundUp(length, (nuint)PageSizes.SmallPage);
+        nuint small = Alignment.AlignUp(length, (nuint)PageSizes.SmallPage);
         return new PrivateRegion(SafeMappingHandle.Map(-1, small, ReadWrite, Flags));
     }
 

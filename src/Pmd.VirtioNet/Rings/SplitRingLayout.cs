@@ -1,3 +1,5 @@
+using Pmd.Memory;
+
 namespace Pmd.VirtioNet.Rings;
 
 /// <summary>
@@ -16,10 +18,8 @@ internal readonly record struct SplitRingLayout(int Size, int DescriptorOffset, 
         int desc = 0;
         int avail = desc + 16 * size;
         int availBytes = 2 + 2 + 2 * size + 2;          // flags, idx, ring[size], used_event
-        int used = Align(avail + availBytes, 64);
+        int used = Alignment.AlignUp(avail + availBytes, 64);
         int usedBytes = 2 + 2 + 8 * size + 2;           // flags, idx, ring[size], avail_event
-        return new SplitRingLayout(size, desc, avail, used, Align(used + usedBytes, 64));
+        return new SplitRingLayout(size, desc, avail, used, Alignment.AlignUp(used + usedBytes, 64));
     }
-
-    private static int Align(int value, int alignment) => (value + alignment - 1) & ~(alignment - 1);
 }
