@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
 using Pmd.Ethdev;
 using Pmd.TestPmd.Forwarding;
 using Pmd.TestPmd.Options;
@@ -20,6 +21,19 @@ public sealed class ParsingTests
         Assert.Equal(128, a.App.TxPacketLength);
         Assert.Equal(MacAddress.Parse("02:00:00:00:00:07"), a.App.EthPeers[0]);
         Assert.Equal(2.0, a.App.StatsPeriodSeconds);
+    }
+
+    [Fact]
+    public void Log_level_takes_dpdk_numbers_names_and_log_types()
+    {
+        var a = CommandLine.Parse(["-a", "0000:01:00.0", "--log-level=8", "--log-level", "pmd.hotplug:info", "--log-level=pmd.net.*:NOTICE", "--log-level=lib.eal:3"]);
+        Assert.Equal(
+            [new(null, LogLevel.Debug), new("pmd.hotplug", LogLevel.Information), new("pmd.net", LogLevel.Information), new("lib.eal", LogLevel.Critical)],
+            a.Eal.LogLevels);
+        Assert.Empty(CommandLine.Parse(["-a", "0000:01:00.0"]).Eal.LogLevels);
+        Assert.Contains("'verbose' is not a level", Assert.Throws<UsageException>(() => CommandLine.Parse(["--log-level=pmd:verbose"])).Message, StringComparison.Ordinal);
+        Assert.Contains("'9' is not a level", Assert.Throws<UsageException>(() => CommandLine.Parse(["--log-level=9"])).Message, StringComparison.Ordinal);
+        Assert.Contains("no log type", Assert.Throws<UsageException>(() => CommandLine.Parse(["--log-level=:info"])).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,6 +33,7 @@
 #   PMD_VM_NETDEV      dgram|socket (fallback: -netdev socket,udp=,localaddr=) default: dgram
 #   PMD_VM_IOMMU_AW_BITS  intel-iommu aw-bits (39 or 48)                     default: QEMU 7.2's, 39: IOVAs < 2^39
 #   PMD_VM_QEMU_EXTRA  extra QEMU arguments (word-split)
+#   PMD_VM_LOGLEVEL    the guest kernel's console loglevel (7: KERN_INFO too, e.g. pciehp's slot events)  default: 4
 # For live migration (tests/vm/migration/migrate.py sets these):
 #   PMD_VM_INITRD      an initrd that is the whole root (tests/vm/migration/payload.sh): no host-root 9p share,
 #                      pmdvm_root=initramfs (see guest/init)
@@ -97,7 +98,7 @@ case $NIC in
           [ "${PMD_VM_NO_PRIMARY:-0}" = 1 ] && { EXTRA_NIC=(); DESC="failover standby without a primary"; } ;;
   *) echo "run-vm: PMD_VM_NIC=$NIC? (virtio, e1000e or failover)" >&2; exit 125 ;;
 esac
-APPEND="console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
+APPEND="console=ttyS0 quiet loglevel=${PMD_VM_LOGLEVEL:-4} panic=-1 intel_iommu=on hugepages=$HUGEPAGES pmdvm_results=$RES pmdvm_dotnet=$DOTNET_DIR pmdvm_timeout=$GUEST_TMO"
 INITRD=$D/initramfs.cpio.gz
 ROOTFS=(-fsdev local,id=fs0,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=fs0,mount_tag=hostroot)
 if [ -n "${PMD_VM_INITRD:-}" ]; then INITRD=$PMD_VM_INITRD; ROOTFS=(); APPEND="$APPEND pmdvm_root=initramfs"; fi

@@ -25,11 +25,18 @@ internal static class TestPmdApp
         int errno = CpuAffinity.PinCurrentThread(lcores.Main);
         if (errno != 0) throw new InvalidOperationException($"cannot pin the main lcore to CPU {lcores.Main}: {CpuAffinity.Describe(errno)}");
 
-        using var logging = LoggerFactory.Create(b => b
-            .SetMinimumLevel(LogLevel.Warning)
-            // Logs go to stdout with the rest of the output: stderr carries only the one-line error.
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.None)
-            .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; }));
+        using var logging = LoggerFactory.Create(b =>
+        {
+            b.SetMinimumLevel(LogLevel.Warning)
+                // Logs go to stdout with the rest of the output: stderr carries only the one-line error.
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.None)
+                .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
+            foreach (var rule in eal.LogLevels)
+            {
+                if (rule.Category is { } category) b.AddFilter(category, rule.Level);
+                else b.SetMinimumLevel(rule.Level);
+            }
+        });
         PmdLogging.Factory = logging;
         try
         {

@@ -17,6 +17,9 @@ internal sealed class EalOptions
     /// <summary>--iova-mode=va|pa: what devices see as our addresses (VA unless an IOMMU cannot reach them).</summary>
     public Pmd.Memory.IovaMode IovaMode { get; private set; } = Pmd.Memory.IovaMode.VirtualAddress;
 
+    /// <summary>The --log-level options, in order: a later rule for the same loggers wins. Warning and up when none.</summary>
+    public List<LogLevelRule> LogLevels { get; } = [];
+
     /// <summary>--no-huge: mempools on 4 KiB pages.</summary>
     public bool NoHugePages { get; private set; }
 
@@ -57,7 +60,10 @@ internal sealed class EalOptions
                         var other => throw new UsageException($"--iova-mode must be va or pa, not '{other}'"),
                     };
                     break;
-                case "--file-prefix" or "-m" or "--socket-mem" or "--log-level" or "-n" or "--proc-type" or "--huge-dir":
+                case "--log-level":
+                    o.LogLevels.Add(LogLevelRule.Parse(r.Value(flag)));
+                    break;
+                case "--file-prefix" or "-m" or "--socket-mem" or "-n" or "--proc-type" or "--huge-dir":
                     r.Value(flag);
                     break;
                 case "-h" or "--help":

@@ -14,7 +14,9 @@ internal static class Usage
           --main-lcore N          make lcore N the main lcore instead of the first
           --no-huge               put mbuf pools in 4 KiB pages instead of hugepages
           --iova-mode=va|pa       device addresses: virtual (default) or physical (an IOMMU with 39 address bits)
-          --no-pci, --in-memory, --single-file-segments, --file-prefix X, -m N, --log-level X
+          --log-level=[TYPE:]LVL  log LVL (1-8 or emergency..debug, as DPDK) and up, for loggers whose name starts
+                                  with TYPE (e.g. pmd.hotplug:info), or for all (default: warning; repeatable)
+          --no-pci, --in-memory, --single-file-segments, --file-prefix X, -m N
                                   accepted for DPDK command lines, and ignored
 
         testpmd options (after --):

@@ -109,7 +109,7 @@ echo "PMDVM-TESTPMD-START $ADDR"
 mkfifo /tmp/testpmd-stdin
 (exec 3< /dev/ttyS0; while IFS= read -r line <&3; do printf '%s\n' "$line"; [ "$line" = quit ] && break; done) > /tmp/testpmd-stdin &
 feeder=$!
-dotnet '{testpmd_dll}' -a "$ADDR" -- -i --auto-start --forward-mode=icmpecho --hotplug-allow=8086:10d3 < /tmp/testpmd-stdin
+dotnet '{testpmd_dll}' -a "$ADDR" --log-level=pmd.hotplug:info -- -i --auto-start --forward-mode=icmpecho --hotplug-allow=8086:10d3 < /tmp/testpmd-stdin
 rc=$?
 kill $feeder 2> /dev/null
 echo "PMDVM-TESTPMD-EXIT=$rc"
@@ -156,7 +156,9 @@ class Guest:
                    PMD_VM_TAP0=f"{site}0", PMD_VM_TAP1=f"{site}1",
                    PMD_VM_INITRD=os.path.join(VMDIR, "initramfs-migratable.img"),
                    PMD_VM_SERIAL_SOCKET=self.serial, PMD_VM_QMP_EVENTS=os.path.join(self.dir, "events.sock"),
-                   PMD_VM_IOMMU_AW_BITS="48", PMD_VM_TIMEOUT="1500", PMD_VM_CMD=script or "true")
+                   PMD_VM_IOMMU_AW_BITS="48", PMD_VM_TIMEOUT="1500", PMD_VM_CMD=script or "true",
+                   # The kernel's PCIe hotplug lines (KERN_INFO) on the console: what became of an unplug or re-plug.
+                   PMD_VM_LOGLEVEL="7")
         if incoming:
             env["PMD_VM_INCOMING"] = incoming
         if not primary:
@@ -253,6 +255,28 @@ def migrate(src, dst, port, cancel_once=None):
     t["replug"] = dst.events.wait("FAILOVER_NEGOTIATED", 120) if t["unplug_request"] else None
     info = src.qmp.execute("query-migrate")
     return t, {k: info.get(k) for k in ("total-time", "downtime", "setup-time")}
+
+
+def explain_missing_primary(g, since):
+    """What a run that never got its primary back shows: whether QEMU has the e1000e plugged in
+    again, its events since the cancel, and the ends of QEMU's log and of the guest's console."""
+    try:
+        buses = g.qmp.execute("query-pci")
+        devices = [f"{d['bus']:02x}:{d['slot']:02x}.{d['function']} {d['id'].get('vendor', 0):04x}:{d['id'].get('device', 0):04x} {d.get('qdev_id', '')}"
+                   for b in buses for d in b["devices"] + [x for br in b["devices"] if "pci_bridge" in br for x in br["pci_bridge"].get("devices", [])]]
+        log("no primary: QEMU's PCI devices: " + "; ".join(devices))
+    except (ConnectionError, OSError, RuntimeError, KeyError) as e:
+        log(f"no primary: query-pci failed: {e}")
+    log("no primary: QEMU events since the cancel: " + ", ".join(
+        f"{name}{'(' + str(data.get('status') or data.get('device-id') or '') + ')' if data else ''}"
+        for t, name, data in list(g.events.events) if t >= since - 1))
+    for name, lines in (("qemu.log", 15), ("console.log", 60)):
+        try:
+            with open(os.path.join(g.dir, name), errors="replace") as f:
+                tail = f.readlines()[-lines:]
+            log(f"no primary: the last {len(tail)} lines of {g.name}/{name}:\n" + "".join(tail))
+        except OSError as e:
+            log(f"no primary: {name}: {e}")
 
 
 # ---- analysis
@@ -423,6 +447,8 @@ def main():
                       "sent": len(sent), "lost": sum(1 for r in sent if not r.replies)}
             log(f"cancelled: the primary carries the traffic again {cancel['primary_back_s']} s after 'cancelled'; "
                 f"{cancel['lost']} of {cancel['sent']} echoes lost meanwhile")
+            if back is None:
+                explain_missing_primary(g, t["cancelled"])
         # The migrations' phases start after the cancelled one is over.
         start = (cancel["primary_back"] or time.time()) if cancel else 0
         rounds = []
