@@ -1,4 +1,4 @@
-using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.Vfio;
 

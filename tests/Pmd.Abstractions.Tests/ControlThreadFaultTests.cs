@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.Abstractions.Tests;
 

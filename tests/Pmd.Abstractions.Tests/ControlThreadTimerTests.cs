@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.Abstractions.Tests;
 

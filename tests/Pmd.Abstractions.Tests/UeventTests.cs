@@ -1,5 +1,6 @@
 using System.Text;
 using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.Abstractions.Tests;
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pmd.Devargs;
-using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.Ethdev;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pmd.Interop;
+using Pmd.Threading;
 
 namespace Pmd.Hotplug;
 

@@ -29,9 +29,3 @@ internal static partial class Libc
     internal static IOException Error(string call, int errno) =>
         new PmdIOException($"{call}: {Describe(errno)}", errno);
 }
-
-/// <summary>A failed system call, with its errno.</summary>
-public sealed class PmdIOException(string message, int errno) : IOException(message)
-{
-    public int Errno { get; } = errno;
-}

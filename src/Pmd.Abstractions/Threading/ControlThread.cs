@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Pmd.Interop;
 
-namespace Pmd.Hotplug;
+namespace Pmd.Threading;
 
 /// <summary>
 /// The one control thread of a <see cref="Ethdev.PortRegistry"/>: an epoll loop over eventfds and

@@ -1,4 +1,4 @@
-namespace Pmd.Hotplug;
+namespace Pmd.Threading;
 
 /// <summary>The control thread's loop has stopped; no callback, timer or posted work will run.</summary>
 public sealed class ControlThreadFaultedException : Exception

@@ -1,6 +1,6 @@
 using Pmd.Interop;
 
-namespace Pmd.Hotplug;
+namespace Pmd.Threading;
 
 /// <summary>A Linux eventfd: a counter that one side signals and another reads or polls.</summary>
 internal sealed unsafe class EventFd : IDisposable

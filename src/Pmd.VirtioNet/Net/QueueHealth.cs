@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Pmd.Hotplug;
+using Pmd.Threading;
 
 namespace Pmd.VirtioNet.Net;
 

@@ -102,7 +102,7 @@ internal abstract class VirtioTransport : IDisposable
     protected void Raise(TransportEvent e) => EventRaised?.Invoke(e);
 
     /// <summary>Lets the transport watch its fds (sockets, interrupts) on the port registry's control thread.</summary>
-    public abstract void AttachControl(Hotplug.ControlThread control);
+    public abstract void AttachControl(Threading.ControlThread control);
 
     public abstract void Dispose();
 }

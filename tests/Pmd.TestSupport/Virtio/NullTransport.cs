@@ -1,4 +1,4 @@
-using Pmd.Hotplug;
+using Pmd.Threading;
 using Pmd.VirtioNet.Net;
 using Pmd.VirtioNet.Transport;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Pmd.Ethdev;
-using Pmd.Hotplug;
 using Pmd.Memory;
+using Pmd.Threading;
 using static Pmd.Vfio.Nics.E1000e.E1000eRegisters;
 
 namespace Pmd.Vfio.Nics.E1000e;

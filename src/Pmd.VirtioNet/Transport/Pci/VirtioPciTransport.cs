@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using Pmd.Hotplug;
 using Pmd.Memory;
+using Pmd.Threading;
 using Pmd.Vfio;
 using Pmd.VirtioNet.Net;
 using Pmd.VirtioNet.Transport.VhostUser;

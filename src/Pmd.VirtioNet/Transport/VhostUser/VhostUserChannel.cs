@@ -158,7 +158,7 @@ internal sealed unsafe class VhostUserChannel : IDisposable
 }
 
 /// <summary>A vhost-user conversation that failed; <see cref="Disconnected"/> when the backend is gone.</summary>
-public sealed class VhostUserException(string message, bool disconnected = true) : IOException(message)
+public sealed class VhostUserException(string message, bool disconnected = true) : PmdIOException(message)
 {
     public bool Disconnected { get; } = disconnected;
 }
