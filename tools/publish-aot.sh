@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-artifacts/aot}
-dotnet publish samples/TestPmd -c Release -r linux-x64 -p:PublishAot=true -o "$out" 2>&1 | grep -vE "^\s*$" | tail -5
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# The project sets PublishAot; a trim or AOT warning (ILxxxx) means code the native build may run
+# differently from the JIT one, so it fails the publish here instead of passing unnoticed.
+dotnet publish samples/TestPmd -c Release -r linux-x64 -o "$out" >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+if grep -E "warning IL[0-9]+" "$log"; then echo "publish-aot: trim/AOT warnings above" >&2; exit 1; fi
 test -x "$out/TestPmd"
 echo "publish-aot: $out/TestPmd ($(du -h "$out/TestPmd" | cut -f1))"

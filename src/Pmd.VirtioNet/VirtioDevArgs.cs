@@ -14,6 +14,10 @@ internal static class VirtioDevArgs
     public static readonly DevArgKey QueueSize = new("queue_size", DevArgKind.PowerOfTwo, "descriptors per ring", 2, 32768, $"{DefaultQueueSize}");
     public static readonly DevArgKey InOrder = new("in_order", DevArgKind.Bool, "0: do not negotiate IN_ORDER", Default: "1");
     public static readonly DevArgKey MergeableRxBuffers = new("mrg_rxbuf", DevArgKind.Bool, "0: do not negotiate mergeable RX buffers", Default: "1");
+    public static readonly DevArgKey Vectorized = new("vectorized", DevArgKind.Bool, "1: the rings' vectorized path (needs AVX), 0: the scalar one; absent: vectorized when the CPU has AVX");
+
+    /// <summary>The <see cref="Vectorized"/> key: true or false when given, null (choose from the CPU) when absent.</summary>
+    public static bool? GetVectorized(DevArgs args) => args.Has(Vectorized.Name) ? args.GetBool(Vectorized) : null;
 
     public static readonly DevArgKey Path = new("path", DevArgKind.Path, "the vhost-user socket");
     public static readonly DevArgKey Server = new("server", DevArgKind.Bool, "1: listen on path and let the backend connect", Default: "0");

@@ -24,6 +24,14 @@ public sealed class VirtioNetOptions
     /// <summary>Negotiate the checksum offloads (CSUM, GUEST_CSUM) when offered. Default true.</summary>
     public bool Checksum { get; init; } = true;
 
+    /// <summary>
+    /// The rings' vectorized path (vectorized=1): descriptors in one 16-byte store each, published
+    /// once per batch, and IN_ORDER TX completions a batch at a time. False forces the scalar path;
+    /// null (the default) takes the vectorized one when the CPU has AVX. True on a CPU without AVX
+    /// fails the port's configure with the CPU's description.
+    /// </summary>
+    public bool? Vectorized { get; init; }
+
     /// <summary>Where the port logs: the drivers pass their registry's; null means <see cref="PmdLogging.Factory"/>.</summary>
     internal Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 }

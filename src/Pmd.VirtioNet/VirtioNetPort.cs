@@ -167,6 +167,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         int size = RingSize(config);
         if (!int.IsPow2(size) || size > _transport.MaxQueueSize)
             throw new ArgumentOutOfRangeException(nameof(config), $"{Name}: ring size {size} must be a power of two up to {_transport.MaxQueueSize}");
+        if (_options.Vectorized == true && !VectorPath.IsSupported)
+            throw new NotSupportedException($"{Name}: vectorized=1 needs AVX, which this CPU lacks ({VectorPath.Describe()})");
         // Only ever grown: a burst still holding an older guard then sees no queues at all.
         if (_guard.RxQueues < config.RxQueues || _guard.TxQueues < config.TxQueues)
             _guard = new DatapathGuard(Math.Max(_guard.RxQueues, config.RxQueues), Math.Max(_guard.TxQueues, config.TxQueues));
@@ -200,7 +202,9 @@ public sealed unsafe class VirtioNetPort : EthPort
         _pairs = Math.Max(config.RxQueues, config.TxQueues);
         int size = RingSize(config);
         bool packed = UsesPackedRing;
-        var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc));
+        bool vectorized = _options.Vectorized ?? VectorPath.IsSupported;
+        var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc), vectorized);
+        VirtioNetLog.RingPath(_log, Name, packed ? "packed" : "split", vectorized ? "vectorized" : "scalar", VectorPath.Describe());
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
         nuint controlBytes = NeedsControlQueue ? RingBytes.For(1, ControlQueueSize, packed) + 8192 : 0;
         _arena = new DmaArena($"{Name}-rings", RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes, _transport.IovaMode);

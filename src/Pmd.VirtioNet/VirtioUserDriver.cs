@@ -17,7 +17,7 @@ public sealed class VirtioUserDriver : PmdDriver
     public override IReadOnlyList<DevArgKey> Keys { get; } =
     [
         VirtioDevArgs.Path, VirtioDevArgs.Server, VirtioDevArgs.Queues, VirtioDevArgs.QueueSize, VirtioDevArgs.Mac,
-        VirtioDevArgs.PackedRing, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Standby,
+        VirtioDevArgs.PackedRing, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Vectorized, VirtioDevArgs.Standby,
     ];
 
     public override EthPort Probe(DevArgs args, PortRegistry registry)
@@ -39,6 +39,7 @@ public sealed class VirtioUserDriver : PmdDriver
                 PackedRing = args.GetBool(VirtioDevArgs.PackedRing),
                 InOrder = args.GetBool(VirtioDevArgs.InOrder),
                 MergeableRxBuffers = args.GetBool(VirtioDevArgs.MergeableRxBuffers),
+                Vectorized = VirtioDevArgs.GetVectorized(args),
                 LoggerFactory = registry.LoggerFactory,
             });
         }

@@ -7,8 +7,10 @@ namespace Pmd.VirtioNet.Tests;
 /// Regression tests for the ways a hostile vhost-user backend broke the rings (issue 13): each
 /// drives the ring with the in-process device model telling the same lie, and asserts that nothing
 /// was taken that the device never returned, that the ring stays in step, and that it recovers.
+/// Buffers are lent in batches (AddBuffers); <see cref="VectorizedLyingDeviceRingTests"/> runs every
+/// test again on the vectorized path, whose validation must hold the same.
 /// </summary>
-public sealed unsafe class LyingDeviceRingTests : IDisposable
+public unsafe class LyingDeviceRingTests : IDisposable
 {
     private const int Size = 8;
     private readonly RingMemory _ringMemory = RingMemory.ForEitherLayout(Size);
@@ -16,14 +18,34 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
 
     public LyingDeviceRingTests() => _memory = _ringMemory.Address;
 
-    public void Dispose() => _ringMemory.Dispose();
+    public void Dispose()
+    {
+        _ringMemory.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
-    private static RingFeatures Features(bool inOrder) => new(EventIndex: false, InOrder: inOrder, IndirectDescriptors: false);
+    /// <summary>Which path the rings under test take (<see cref="RingFeatures.Vectorized"/>).</summary>
+    protected virtual bool Vectorized => false;
+
+    private RingFeatures Features(bool inOrder) => new(EventIndex: false, InOrder: inOrder, IndirectDescriptors: false, Vectorized);
+
+    /// <summary>Lends <paramref name="count"/> single-buffer chains in one batch, cookies from <paramref name="firstCookie"/>, at 0x1000 times the cookie.</summary>
+    private static void Lend<TRing>(ref TRing ring, int count, int firstCookie, uint length, bool writable) where TRing : struct, IVirtqueue
+    {
+        var buffers = new VirtqBuffer[count];
+        var cookies = new nint[count];
+        for (int i = 0; i < count; i++)
+        {
+            buffers[i] = new VirtqBuffer((ulong)(0x1000 * (firstCookie + i)), length);
+            cookies[i] = firstCookie + i;
+        }
+        Assert.Equal(count, ring.AddBuffers(buffers, cookies, writable));
+    }
 
     /// <summary>Lends <paramref name="count"/> writable buffers with cookies from <paramref name="firstCookie"/>; returns the ids the device saw.</summary>
     private static List<ushort> LendWritable(ref SplitRing ring, SplitRingDevice device, int count, int firstCookie)
     {
-        for (int i = 0; i < count; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * (firstCookie + i)), 256, true, firstCookie + i));
+        Lend(ref ring, count, firstCookie, 256, writable: true);
         ring.Publish();
         var ids = new List<ushort>();
         while (device.TryPop(out var chain)) ids.Add(chain.Id);
@@ -70,7 +92,7 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
     {
         var ring = new SplitRing((byte*)_memory, Size, Features(inOrder: true));
         var device = new SplitRingDevice(_memory, Size);
-        for (int i = 1; i <= Size; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 64, false, i));
+        Lend(ref ring, Size, 1, 64, writable: false);
         ring.Publish();
         var ids = new List<ushort>();
         while (device.TryPop(out var chain)) ids.Add(chain.Id);
@@ -92,7 +114,7 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
     {
         var ring = new SplitRing((byte*)_memory, Size, Features(inOrder: true));
         var device = new SplitRingDevice(_memory, Size);
-        for (int i = 1; i <= 4; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 64, false, i));
+        Lend(ref ring, 4, 1, 64, writable: false);
         ring.Publish();
         var ids = new List<ushort>();
         while (device.TryPop(out var chain)) ids.Add(chain.Id);
@@ -112,7 +134,7 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
     {
         var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: true));
         var device = new PackedRingDevice(_memory, Size);
-        for (int i = 1; i <= Size; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 256, true, i));
+        Lend(ref ring, Size, 1, 256, writable: true);
         var ids = new List<ushort>();
         while (device.TryPop(out var chain)) ids.Add(chain.Id);
 
@@ -192,7 +214,7 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
     {
         var ring = new PackedRing((byte*)_memory, Size, Features(inOrder));
         var device = new PackedRingDevice(_memory, Size);
-        for (int i = 1; i <= 4; i++) Assert.True(ring.AddBuffer((ulong)(0x1000 * i), 256, true, i));
+        Lend(ref ring, 4, 1, 256, writable: true);
         var ids = new List<ushort>();
         while (device.TryPop(out var chain)) ids.Add(chain.Id);
 
@@ -208,6 +230,44 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
         Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out nint cookie, out uint length));
         Assert.Equal((1, 40u), (cookie, length));
         Assert.False(ring.IsStalled);
+    }
+
+    [Theory]
+    [InlineData(900)]   // an id never lent
+    [InlineData(-1)]    // the last id of the batch before, reported again
+    public void Packed_in_order_tx_batches_take_what_one_entry_returns_and_count_a_lying_one(int lie)
+    {
+        var ring = new PackedRing((byte*)_memory, Size, Features(inOrder: true));
+        var device = new PackedRingDevice(_memory, Size);
+        Lend(ref ring, 6, 1, 64, writable: false);
+        var ids = new List<ushort>();
+        while (device.TryPop(out var chain)) ids.Add(chain.Id);
+        Span<nint> done = stackalloc nint[Size];
+
+        // One entry names the third chain: the first three are done.
+        device.PushUsed(ids[2], 0, descriptors: 3);
+        Assert.Equal([1, 2, 3], Taken(ref ring, done));
+        Assert.Equal(0UL, ring.CorruptEntries);
+
+        // An entry that lies about its id still sits where the oldest chain began: that chain is
+        // taken (the device has moved past it), the entry counted, and the ring stays in step.
+        device.PushUsed(lie < 0 ? ids[2] : (ushort)lie, 0, descriptors: 1);
+        Assert.Equal([4], Taken(ref ring, done));
+        Assert.Equal(1UL, ring.CorruptEntries);
+
+        device.PushUsed(ids[5], 0, descriptors: 2);
+        Assert.Equal([5, 6], Taken(ref ring, done));
+        Assert.Equal(Size, ring.FreeCount);
+        Assert.Equal(1UL, ring.CorruptEntries);
+        Assert.Equal(0UL, ring.Stalls);
+        Assert.Equal(0, ring.TakeCompleted(done));
+    }
+
+    private static nint[] Taken(ref PackedRing ring, Span<nint> done)
+    {
+        var taken = new List<nint>();
+        for (int n; (n = ring.TakeCompleted(done)) > 0;) taken.AddRange(done[..n]);
+        return [.. taken];
     }
 
     [Fact]
@@ -249,4 +309,10 @@ public sealed unsafe class LyingDeviceRingTests : IDisposable
         Assert.Equal(UsedStatus.Ok, ring.TryGetUsed(out cookie, out _));
         Assert.Equal(2, cookie);
     }
+}
+
+/// <summary>Every lying-device test again, on the rings' vectorized path.</summary>
+public sealed class VectorizedLyingDeviceRingTests : LyingDeviceRingTests
+{
+    protected override bool Vectorized => true;
 }

@@ -94,14 +94,14 @@ public static class GuestScripts
     public const int SelfTestFrames = 16;
 
     /// <summary>Runs TestPmd on the guest NIC (it binds the device to vfio-pci itself) in macswap mode for <paramref name="seconds"/>.</summary>
-    public static string TestPmdMacSwap(string testPmdDll, int seconds, string eal = "", GuestNic nic = GuestNic.Virtio) => Library + $"""
+    public static string TestPmdMacSwap(string testPmd, int seconds, string eal = "", GuestNic nic = GuestNic.Virtio) => Library + $"""
         set -eu
         ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device})
         echo "PMDVM-ADDR=$ADDR"
         echo "PMDVM-TESTPMD-START"
         set +e
         # TestPmd itself hands the device to vfio-pci: -a is the user asking for it.
-        dotnet '{testPmdDll}' {eal} -a "$ADDR" -- --forward-mode=macswap --duration={seconds} < /dev/null
+        {TestPmdBuild.Command(testPmd)} {eal} -a "$ADDR" -- --forward-mode=macswap --duration={seconds} < /dev/null
         rc=$?
         echo "PMDVM-TESTPMD-EXIT=$rc"
         exit $rc
@@ -117,7 +117,7 @@ public static class GuestScripts
     /// "show port xstats 0", "quit". So the test, not a sleep, decides when the counters are read;
     /// --duration cannot be combined with -i, and only interactive mode shows xstats.
     /// </summary>
-    public static string TestPmdInteractive(string testPmdDll, GuestNic nic, string appArgs, string eal = "", int runs = 1) => Library + $"""
+    public static string TestPmdInteractive(string testPmd, GuestNic nic, string appArgs, string eal = "", int runs = 1) => Library + $"""
         set -eu
         ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device})
         echo "PMDVM-ADDR=$ADDR"
@@ -131,7 +131,7 @@ public static class GuestScripts
           pmd_feed "$commands" > /tmp/testpmd-stdin 2> /dev/null &
           feeder=$!
           echo "PMDVM-TESTPMD-START run=$r"
-          dotnet '{testPmdDll}' {eal} -a "$ADDR" -- -i --auto-start {appArgs} < /tmp/testpmd-stdin
+          {TestPmdBuild.Command(testPmd)} {eal} -a "$ADDR" -- -i --auto-start {appArgs} < /tmp/testpmd-stdin
           rc=$?
           kill "$feeder" 2> /dev/null
           echo "PMDVM-TESTPMD-EXIT=$rc run=$r"
@@ -141,10 +141,10 @@ public static class GuestScripts
         """;
 
     /// <summary>Runs TestPmd on an address that does not exist; its output lands between PMDVM-BEGIN and PMDVM-END.</summary>
-    public static string TestPmdBadAddress(string testPmdDll, string address) => Library + $"""
+    public static string TestPmdBadAddress(string testPmd, string address) => Library + $"""
         set -u
         echo "PMDVM-BEGIN"
-        dotnet '{testPmdDll}' -a {address} < /dev/null 2>&1
+        {TestPmdBuild.Command(testPmd)} -a {address} < /dev/null 2>&1
         rc=$?
         echo "PMDVM-END rc=$rc"
         """;
@@ -153,17 +153,17 @@ public static class GuestScripts
     /// A first TestPmd holds the NIC; a second one asks for the same address. The second one's output
     /// lands between PMDVM-BEGIN and PMDVM-END; the first is stopped afterwards.
     /// </summary>
-    public static string TestPmdBusyDevice(string testPmdDll, GuestNic nic) => Library + $"""
+    public static string TestPmdBusyDevice(string testPmd, GuestNic nic) => Library + $"""
         set -u
         ADDR=$(pmd_find_pci {nic.PciId().Vendor} {nic.PciId().Device}) || exit 1
         mkfifo /tmp/holder-in
-        dotnet '{testPmdDll}' -a "$ADDR" -- -i < /tmp/holder-in > /tmp/holder.log 2>&1 &
+        {TestPmdBuild.Command(testPmd)} -a "$ADDR" -- -i < /tmp/holder-in > /tmp/holder.log 2>&1 &
         HOLDER=$!
         exec 3> /tmp/holder-in
         for i in $(seq 1 600); do grep -q 'link state change event (up)' /tmp/holder.log && break; sleep 0.2; done
         echo "PMDVM-HOLDER: $(grep -c 'link state change event (up)' /tmp/holder.log) link-up line(s)"
         echo "PMDVM-BEGIN"
-        dotnet '{testPmdDll}' -a "$ADDR" < /dev/null 2>&1
+        {TestPmdBuild.Command(testPmd)} -a "$ADDR" < /dev/null 2>&1
         rc=$?
         echo "PMDVM-END rc=$rc"
         echo quit >&3

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Pmd.Memory;
 
@@ -247,7 +248,28 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
     }
 
     /// <summary>Puts a freshly allocated or recycled mbuf into its pristine state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Reset(MbufHeader* h)
+    {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // DataOff, RefCnt, NbSegs, Port, OlFlags, PacketType, PktLen, DataLen, VlanTci and
+            // RssHash are the 32 bytes at offset 16: one store from a register instead of ten
+            // (DPDK's vector RX rearms its mbufs the same way). A free mbuf's RefCnt is 1.
+            ulong rearm = h->Headroom | 1UL << 16 | 1UL << 32 | (ulong)ushort.MaxValue << 48;
+            Vector256.Create(rearm, 0, 0, 0).Store((ulong*)((byte*)h + RearmOffset));
+            h->Next = null;
+            h->TxOffload = 0;
+            return;
+        }
+        ResetScalar(h);
+    }
+
+    /// <summary>Where the 32 bytes <see cref="Reset"/> writes in one store begin (DataOff).</summary>
+    internal const int RearmOffset = 16;
+
+    /// <summary><see cref="Reset"/> field by field: the path without 256-bit vectors, and the reference its tests compare with.</summary>
+    internal static void ResetScalar(MbufHeader* h)
     {
         h->DataOff = h->Headroom;
         h->DataLen = 0;

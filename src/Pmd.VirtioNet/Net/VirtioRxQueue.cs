@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using Pmd.Memory;
 using Pmd.VirtioNet.Rings;
@@ -199,6 +200,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
     public override void Refill()
     {
         bool added = false;
+        Span<VirtqBuffer> buffers = stackalloc VirtqBuffer[RefillBatch];
         while (_ring.FreeCount > 0)
         {
             int want = Math.Min(_ring.FreeCount, RefillBatch);
@@ -213,8 +215,9 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
                 var m = _scratch[i];
                 ((VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size))->GsoType = UnwrittenMark;
                 // Lend from the last header-size bytes of headroom: the frame then starts at the data offset.
-                _ring.AddBuffer(m.DataIova - VirtioNetHeader.Size, (uint)(m.Tailroom + VirtioNetHeader.Size), deviceWritable: true, m.Handle);
+                buffers[i] = new VirtqBuffer(m.DataIova - VirtioNetHeader.Size, (uint)(m.Tailroom + VirtioNetHeader.Size));
             }
+            _ring.AddBuffers(buffers[..got], MemoryMarshal.Cast<Mbuf, nint>(_scratch.AsSpan(0, got)), deviceWritable: true);
             added = true;
             if (got < want) break;
         }

@@ -41,6 +41,9 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     /// <summary>Segments one packet may have (and descriptors one chain may take).</summary>
     public const int MaxSegments = 64;
 
+    /// <summary>Single-segment packets lent to the ring in one call.</summary>
+    private const int RunLength = 32;
+
     /// <summary>Free descriptors below which a burst first collects completions.</summary>
     private const int FreeThreshold = 32;
 
@@ -75,13 +78,18 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
         // fewer reads of the used index (a line the device keeps writing) and larger batches.
         if (_ring.FreeCount < Math.Max(mbufs.Length, FreeThreshold)) Cleanup();
         Span<VirtqBuffer> chain = stackalloc VirtqBuffer[MaxSegments];
+        // Single-segment packets are lent in runs, one AddBuffers each: on the vectorized path the
+        // ring writes and publishes a run as a batch.
+        Span<VirtqBuffer> run = stackalloc VirtqBuffer[RunLength];
+        Span<nint> runCookies = stackalloc nint[RunLength];
+        int pending = 0;
         int n = 0;
         for (; n < mbufs.Length; n++)
         {
             var m = mbufs[n];
             int segments = m.SegmentCount;
             bool viaTable = _indirect && segments > 1 && segments <= IndirectTables.MaxEntries;
-            if ((viaTable ? 1 : segments) > _ring.FreeCount) break;
+            if ((viaTable ? 1 : segments) > _ring.FreeCount - pending) break;
             if (segments > MaxSegments || m.Headroom < VirtioNetHeader.Size)
             {
                 // Never sendable: take it and drop it, or the caller would retry it forever.
@@ -94,10 +102,14 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
             uint firstLength = (uint)(m.DataLength + VirtioNetHeader.Size);
             if (segments == 1)
             {
-                _ring.AddBuffer(first, firstLength, deviceWritable: false, m.Handle);
+                run[pending] = new VirtqBuffer(first, firstLength);
+                runCookies[pending++] = m.Handle;
+                if (pending == RunLength) pending -= _ring.AddBuffers(run, runCookies, deviceWritable: false);
             }
             else
             {
+                // A chain goes after the run before it, in the order the caller gave.
+                if (pending > 0) pending -= _ring.AddBuffers(run[..pending], runCookies[..pending], deviceWritable: false);
                 chain[0] = new VirtqBuffer(first, firstLength);
                 var seg = m.Next;
                 int count = 1;
@@ -109,6 +121,7 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
             Stats.Packets++;
             Stats.Bytes += (ulong)m.PacketLength;
         }
+        if (pending > 0) _ring.AddBuffers(run[..pending], runCookies[..pending], deviceWritable: false);
         if (n > 0)
         {
             _ring.Publish();

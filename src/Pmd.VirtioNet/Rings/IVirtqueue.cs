@@ -41,6 +41,14 @@ internal interface IVirtqueue
     /// <summary>Lends one buffer. <paramref name="cookie"/> comes back with it. False when no descriptor is free.</summary>
     bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie);
 
+    /// <summary>
+    /// Lends single-buffer chains, one per entry of <paramref name="buffers"/> with the cookie at the
+    /// same index, as many as there are free descriptors; returns how many. The scalar path adds them
+    /// one by one; the vectorized path writes each descriptor in one 16-byte store and makes the
+    /// batch visible at once (on a packed ring, by its first descriptor's flags, stored last).
+    /// </summary>
+    int AddBuffers(ReadOnlySpan<VirtqBuffer> buffers, ReadOnlySpan<nint> cookies, bool deviceWritable);
+
     /// <summary>Lends a chain of device-readable buffers as one. False when too few descriptors are free.</summary>
     bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Pmd.VirtioNet.Rings;
 
@@ -19,12 +20,15 @@ internal unsafe struct PackedRing : IVirtqueue
     private readonly ushort _size;
     private readonly bool _eventIndex;
     private readonly bool _inOrder;
+    private readonly bool _vector;
     private int _numFree;
     private ushort _availPos;
     private bool _availWrap;
     private ushort _usedPos;
     private bool _usedWrap;
     private int _pendingSkip;
+    private int _doneAhead;
+    private int _batchLast;
     private ushort _sinceNotify;
     private ulong _corrupt;
     private ulong _stalls;
@@ -40,6 +44,7 @@ internal unsafe struct PackedRing : IVirtqueue
         _size = (ushort)size;
         _eventIndex = features.EventIndex;
         _inOrder = features.InOrder;
+        _vector = features.Vectorized;
         _inflight = new InflightTable(size, trackOrder: features.InOrder);
         _freeIds = new FreeIdQueue(size);
         _numFree = size;
@@ -79,6 +84,54 @@ internal unsafe struct PackedRing : IVirtqueue
         _sinceNotify++;
         d.StoreFlags(flags);
         return true;
+    }
+
+    public int AddBuffers(ReadOnlySpan<VirtqBuffer> buffers, ReadOnlySpan<nint> cookies, bool deviceWritable)
+    {
+        int n = Math.Min(Math.Min(buffers.Length, cookies.Length), _numFree);
+        if (!_vector)
+        {
+            for (int i = 0; i < n; i++) AddBuffer(buffers[i].Address, buffers[i].Length, deviceWritable, cookies[i]);
+            return n;
+        }
+        if (n == 0) return 0;
+        // Every descriptor after the first is written whole, flags included, in one aligned 16-byte
+        // store; the first gets its flags last, with release semantics. A device reads the ring in
+        // order, so it sees none of the batch before that store and all of it after.
+        ushort write = deviceWritable ? PackedDescriptor.Write : (ushort)0;
+        ushort headPos = _availPos;
+        ushort headFlags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | write);
+        ushort pos = _availPos;
+        bool wrap = _availWrap;
+        for (int i = 0; i < n; i++)
+        {
+            var buffer = buffers[i];
+            ushort id = _freeIds.Take();
+            _inflight.Add(id, cookies[i], 1, deviceWritable ? buffer.Length : 0);
+            if (i == 0)
+            {
+                ref var head = ref _desc[pos];
+                head.Address = buffer.Address;
+                head.Length = buffer.Length;
+                head.Id = id;
+            }
+            else
+            {
+                ulong flags = (ulong)(ushort)(PackedDescriptor.AvailableBits(wrap) | write);
+                Vector128.Create(buffer.Address, buffer.Length | (ulong)id << 32 | flags << 48).StoreAligned((ulong*)(_desc + pos));
+            }
+            if (++pos == _size)
+            {
+                pos = 0;
+                wrap = !wrap;
+            }
+        }
+        _availPos = pos;
+        _availWrap = wrap;
+        _numFree -= n;
+        _sinceNotify += (ushort)n;
+        _desc[headPos].StoreFlags(headFlags);
+        return n;
     }
 
     public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie) => AddChain(buffers, buffers.Length, cookie);
@@ -234,8 +287,79 @@ internal unsafe struct PackedRing : IVirtqueue
         return UsedStatus.Empty;
     }
 
-    /// <summary>The device writes each used entry into the ring itself, so every one is read anyway.</summary>
-    public int TakeCompleted(Span<nint> cookies) => CompletedBuffers.TakeEach(ref this, cookies);
+    /// <summary>
+    /// Scalar: every used entry is read, as TryGetUsed reads it. Vectorized with IN_ORDER: one entry
+    /// says how many read-only chains are done (<see cref="LearnCompletedInOrder"/>), and they are
+    /// released oldest first without reading the entry again for each.
+    /// </summary>
+    public int TakeCompleted(Span<nint> cookies)
+    {
+        if (!_vector || !_inOrder) return CompletedBuffers.TakeEach(ref this, cookies);
+        if (_doneAhead == 0 && !LearnCompletedInOrder()) return _doneAhead < 0 ? TakeEachAfterBatch(cookies) : 0;
+        int n = 0;
+        while (n < cookies.Length && _doneAhead > 0)
+        {
+            int oldest = _inflight.Oldest;
+            _pendingSkip += _inflight.ChainLength(oldest);
+            cookies[n++] = Release(oldest);
+            // Holes in the order (chains returned out of order earlier) make the count an upper
+            // bound: the batch ends at the chain its entry named, whatever the count says.
+            _doneAhead = oldest == _batchLast ? 0 : _doneAhead - 1;
+        }
+        if (_doneAhead == 0)
+        {
+            // The device writes its next entry where the batch's chains end.
+            Advance(ref _usedPos, ref _usedWrap, _pendingSkip);
+            _pendingSkip = 0;
+        }
+        return n;
+    }
+
+    /// <summary>The entry at hand is not one the batch path takes (see <see cref="LearnCompletedInOrder"/>): TryGetUsed judges it.</summary>
+    private int TakeEachAfterBatch(Span<nint> cookies)
+    {
+        _doneAhead = 0;
+        // Entries are read until one returns a buffer, so rejected ones do not end the caller's
+        // loop; then the next call tries a batch again.
+        for (int read = 0; read < cookies.Length; read++)
+        {
+            if (TryGetUsed(out nint cookie, out _) == UsedStatus.Empty) return 0;
+            if (cookie == 0) continue;
+            cookies[0] = cookie;
+            return 1;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// IN_ORDER: an entry at the oldest chain's first slot that names a later read-only chain
+    /// returns that chain and every older one (VIRTIO 2.8.20), so one entry gives the batch. Sets
+    /// <see cref="_doneAhead"/> to the count, or to -1 when the entry is used but not a plain batch
+    /// of read-only chains ending at a lent id (a lie, or a writable chain): the scalar reading
+    /// then validates and counts it exactly as without the vectorized path.
+    /// </summary>
+    private bool LearnCompletedInOrder()
+    {
+        ref var d = ref _desc[_usedPos];
+        ushort flags = d.LoadFlags();
+        if (!PackedDescriptor.IsUsed(flags, _usedWrap) || _inflight.Count == 0 || _pendingSkip != 0)
+        {
+            // Not used yet, or a state TryGetUsed handles (a stall, a batch half-taken by it).
+            _doneAhead = PackedDescriptor.IsUsed(flags, _usedWrap) || (_inflight.Count > 0 && !PackedDescriptor.IsAvailable(flags, _usedWrap)) ? -1 : 0;
+            return false;
+        }
+        _stalled = false;
+        int id = d.Id;   // read once: the device may write it again while we look
+        int position = _inflight.OrderPosition(id);
+        if (position < 0 || _inflight.Capacity(id) != 0 || _inflight.Capacity(_inflight.Oldest) != 0)
+        {
+            _doneAhead = -1;
+            return false;
+        }
+        _doneAhead = position + 1;
+        _batchLast = id;
+        return true;
+    }
 
     public bool TryReclaim(out nint cookie)
     {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Pmd.VirtioNet.Rings;
 
@@ -27,6 +28,7 @@ internal unsafe struct SplitRing : IVirtqueue
     private readonly ushort _mask;
     private readonly bool _eventIndex;
     private readonly bool _inOrder;
+    private readonly bool _vector;
     private ushort _freeHead;
     private ushort _freeTail;
     private int _numFree;
@@ -59,6 +61,7 @@ internal unsafe struct SplitRing : IVirtqueue
         _mask = (ushort)(size - 1);
         _eventIndex = features.EventIndex;
         _inOrder = features.InOrder;
+        _vector = features.Vectorized;
         _inflight = new InflightTable(size, trackOrder: features.InOrder);
         _nextFree = new ushort[size];
         for (int i = 0; i < size; i++) _nextFree[i] = (ushort)((i + 1) & _mask);
@@ -95,6 +98,33 @@ internal unsafe struct SplitRing : IVirtqueue
         _availRing[_availShadow & _mask] = id;
         _availShadow++;
         return true;
+    }
+
+    public int AddBuffers(ReadOnlySpan<VirtqBuffer> buffers, ReadOnlySpan<nint> cookies, bool deviceWritable)
+    {
+        int n = Math.Min(Math.Min(buffers.Length, cookies.Length), _numFree);
+        if (!_vector)
+        {
+            for (int i = 0; i < n; i++) AddBuffer(buffers[i].Address, buffers[i].Length, deviceWritable, cookies[i]);
+            return n;
+        }
+        // The avail idx, published after the batch, is what makes these visible: the descriptors
+        // only need to be whole by then. Each is built in a register and stored once: address in
+        // the low half; length, flags and a next of 0 in the high half.
+        ulong flags = (ulong)(deviceWritable ? SplitDescriptor.Write : 0) << 32;
+        ushort avail = _availShadow;
+        for (int i = 0; i < n; i++)
+        {
+            ushort id = _freeHead;
+            _freeHead = _nextFree[id];
+            var buffer = buffers[i];
+            Vector128.Create(buffer.Address, buffer.Length | flags).Store((ulong*)(_desc + id));
+            _inflight.Add(id, cookies[i], 1, deviceWritable ? buffer.Length : 0);
+            _availRing[avail++ & _mask] = id;
+        }
+        _availShadow = avail;
+        _numFree -= n;
+        return n;
     }
 
     public bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie) => AddChain(buffers, buffers.Length, cookie);

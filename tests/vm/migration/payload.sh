@@ -4,7 +4,7 @@
 # A mounted 9p share blocks migration, so this guest has no host root: its root is the initramfs. This
 # script appends to prepare.sh's initramfs an uncompressed cpio with, at the host's own paths:
 #   dotnet's host and Microsoft.NETCore.App runtime, bash, busybox as env, the TestPmd build dir (given;
-#   at /opt/pmd/testpmd in the guest),
+#   at /opt/pmd/testpmd in the guest: a JIT build, or tools/publish-aot.sh's NativeAOT one),
 #   the shared libraries they load (found with ldd), and, under /mods-kernel, the guest kernel's e1000e,
 #   virtio_net and net_failover modules with their dependencies in load order (for the kernel reference).
 # The kernel unpacks the two archives one after the other. Output: $PMD_VM_DIR/initramfs-migratable.img,
@@ -38,7 +38,8 @@ cp /bin/bash "$stage/usr/bin/bash"
 ln -s /bin/busybox "$stage/usr/bin/env"
 mkdir -p "$stage/bin"; ln -s /usr/bin/bash "$stage/bin/bash"   # the base archive adds busybox and its applets to /bin
 # Every library the native parts load, resolved to files (the guest has no ld.so.cache: the default paths).
-for f in /bin/bash "$DOTNET/dotnet" "$DOTNET"/host/fxr/*/*.so "$RUNTIME"/*.so; do ldd "$f" 2>/dev/null || true; done \
+native=(); [ -f "$APP/TestPmd.dll" ] || native=("$APP/TestPmd")   # a NativeAOT build: one executable
+for f in /bin/bash "$DOTNET/dotnet" "$DOTNET"/host/fxr/*/*.so "$RUNTIME"/*.so "${native[@]}"; do ldd "$f" 2>/dev/null || true; done \
   | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}' | sort -u | while read -r lib; do
     case $lib in
       */ld-linux*) cp -L "$lib" "$stage/lib64/$(basename "$lib")" ;;
