@@ -12,7 +12,8 @@ Anchors are DPDK configurations (--anchors): 'default' is virtio-user as it come
 mergeable buffers negotiated); 'vectorized' is the configuration each ring needs for DPDK's SIMD
 paths (split: vectorized=1,in_order=0,mrg_rxbuf=0, DPDK's SSE/AVX2 RX; packed:
 vectorized=1,in_order=1,mrg_rxbuf=0 with --force-max-simd-bitwidth=512, its AVX-512 RX/TX). Pmd
-runs with the same ring features as the anchor. DPDK's log says which RX/TX functions it selected
+runs with the anchor's devargs (its vectorized=1 forces Pmd's own vectorized ring path;
+without the key Pmd picks it from the CPU). DPDK's log says which RX/TX functions it selected
 (a CPU without AVX-512 does not get the packed vector path): the table and the JSON record them.
 
 A run during which the machine was not quiet (steal time, or CPU used by processes other than the
@@ -37,7 +38,6 @@ ANCHORS = {
     "vectorized": {"split": "vectorized=1,in_order=0,mrg_rxbuf=0",
                    "packed": "packed_vq=1,vectorized=1,in_order=1,mrg_rxbuf=0"},
 }
-DPDK_ONLY_KEYS = ("vectorized",)
 # A run is not quiet when the hypervisor stole, or other processes used, more than this share of one CPU.
 NOISE_LIMIT = 0.10
 
@@ -51,9 +51,10 @@ def backend_cmd(sock, mode, size, queues):
 
 
 def devargs_for(impl, args, sock, ring, queues, anchor):
-    extra = ANCHORS[anchor][ring]
-    if impl != "dpdk":
-        extra = ",".join(kv for kv in extra.split(",") if kv and kv.split("=")[0] not in DPDK_ONLY_KEYS)
+    # Pmd takes the anchor's devargs as they are (its vectorized=1 forces its own vector path), plus
+    # --pmd-devargs on the A side and --base-devargs on the B side of an --against run.
+    added = {"pmd": args.pmd_devargs, "aot": args.pmd_devargs, "base": args.base_devargs}.get(impl, "")
+    extra = ",".join(kv for kv in (ANCHORS[anchor][ring], added) if kv)
     return f"net_virtio_user0,path={sock},queues={queues}" + (f",{extra}" if extra else "")
 
 
@@ -198,6 +199,8 @@ def main():
     p.add_argument("--aot", default=AOT_BIN, help="the NativeAOT TestPmd for --impl aot")
     p.add_argument("--against", metavar="TESTPMD_DLL",
                    help="A/B two Pmd builds: another TestPmd.dll (e.g. one built from an earlier commit) takes DPDK's place")
+    p.add_argument("--pmd-devargs", default="", help="devargs added to Pmd's port (A side), e.g. vectorized=0")
+    p.add_argument("--base-devargs", default="", help="devargs added to the --against TestPmd's port (B side)")
     p.add_argument("--pci", help="a PCI address (e.g. a VF: 0000:3b:02.0) instead of virtio-user; no backend is started")
     p.add_argument("--json", default=os.path.join(ROOT, "artifacts/perf/throughput.json"))
     p.add_argument("--png", default=os.path.join(ROOT, "artifacts/perf/throughput.png"))
