@@ -2,11 +2,12 @@
 # Prepares a Debian 12 host for Pmd, idempotently, as root: the packages the tests and the demo
 # need (DPDK's testpmd as the vhost-user peer, Open vSwitch-DPDK as the peer the reconnect test
 # restarts, gcc for the layout tests, ping and iproute2 for the migration test's bridge, afl++ for
-# the fuzz smoke test) and 2 MiB hugepages.
+# the fuzz smoke test, clang and zlib for the NativeAOT TestPmd), the repository's dotnet tools
+# (.config/dotnet-tools.json: SharpFuzz, dotnet-counters) and 2 MiB hugepages.
 set -euo pipefail
 
 HUGEPAGES=${PMD_HUGEPAGES:-1024}
-packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++)
+packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++ clang zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +30,8 @@ if ! command -v dotnet >/dev/null; then
   echo "setup-host: the .NET 10 SDK is required (dotnet on PATH)" >&2
   exit 1
 fi
+# The local tools (dotnet tool run dotnet-counters, sharpfuzz), from the NuGet feed.
+(cd "$(dirname "$0")/.." && dotnet tool restore >/dev/null)
 
 # Hugepages: DPDK's vhost backend wants them, and Pmd's pools use them when present.
 current=$(cat /proc/sys/vm/nr_hugepages)

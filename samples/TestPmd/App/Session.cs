@@ -19,6 +19,7 @@ internal sealed class Session : IDisposable
     private readonly EventPrinter _events;
     private readonly Pmd.Failover.FailoverAutoAttach _failover;
     private readonly Pmd.Vfio.PciHotplug? _hotplug;
+    private readonly IDisposable _metrics;
     private readonly Lock _shutdownLock = new();
     private bool _disposed;
 
@@ -34,6 +35,8 @@ internal sealed class Session : IDisposable
             // lcore's CPU, never in the time slices of a polling lcore (a release waits for them).
             Registry.Control.Invoke(() => CpuAffinity.PinCurrentThread(lcores.Main));
             _events = new EventPrinter(Registry, output);
+            // The "Pmd" meter (dotnet-counters monitor --counters Pmd): read only when a listener asks.
+            _metrics = Pmd.Metrics.PmdMetrics.Publish(Registry);
             // As the kernel does for STANDBY: a failover port appears over every standby port.
             _failover = Pmd.Failover.FailoverAutoAttach.Enable(Registry);
             // Only with the user's allow list does Pmd take a device that appears (QEMU's failover primary).
@@ -142,6 +145,7 @@ internal sealed class Session : IDisposable
                 _hotplug?.Dispose();
                 _failover.Dispose();
                 _events.Dispose();
+                _metrics.Dispose();
                 Registry.Dispose();
                 Pool.Dispose();
                 Json?.Dispose();
@@ -159,6 +163,7 @@ internal sealed class Session : IDisposable
             _hotplug?.Dispose();
             _failover.Dispose();
             _events.Dispose();
+            _metrics.Dispose();
             Registry.Dispose();
             Pool.Dispose();
             Json?.Dispose();

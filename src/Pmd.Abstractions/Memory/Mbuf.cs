@@ -185,7 +185,7 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
         return copied;
     }
 
-    /// <summary>Takes one more reference; each reference needs its own <see cref="Free"/>.</summary>
+    /// <summary>Takes one more reference; each reference needs its own <see cref="Free()"/>.</summary>
     public void AddRef()
     {
         ushort current;

@@ -134,6 +134,12 @@ public sealed unsafe class Mempool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Mempool FromId(ushort id) => s_pools[id]!;
 
+    /// <summary>The pools alive now, for readers off the datapath (metrics, telemetry).</summary>
+    internal static List<Mempool> Snapshot()
+    {
+        lock (s_poolsLock) return [.. s_pools.Where(p => p is not null).Select(p => p!)];
+    }
+
     /// <summary>Takes one mbuf, or a null mbuf when the pool is empty.</summary>
     public Mbuf Alloc()
     {
