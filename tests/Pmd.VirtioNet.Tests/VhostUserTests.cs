@@ -208,10 +208,14 @@ public sealed class VhostUserTests
         Assert.Equal(0, pool.InUse);
     }
 
-    [Fact]
-    public void The_steady_state_datapath_allocates_nothing_over_a_million_packets()
+    [Theory]
+    [InlineData(",vectorized=0")]
+    [InlineData(",vectorized=1")]
+    [InlineData(",packed_vq=1,vectorized=0")]
+    [InlineData(",packed_vq=1,vectorized=1")]
+    public void The_steady_state_datapath_allocates_nothing_over_a_million_packets(string devargs)
     {
-        using var peer = new VhostPeer("io");
+        using var peer = new VhostPeer("io", devargs);
         var tx = new Mbuf[32];
         var rx = new Mbuf[32];
         void Exchange(int packets, ref long moved)
