@@ -22,6 +22,8 @@ internal sealed class TestPmdProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public int ProcessId => _process.Id;
+
     /// <summary>The built TestPmd.dll: next to this test assembly (a project reference copies it), else in the sample's own output.</summary>
     public static string Locate()
     {
