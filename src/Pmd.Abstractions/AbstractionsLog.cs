@@ -4,7 +4,7 @@ namespace Pmd;
 
 /// <summary>
 /// Pmd.Abstractions' log lines (control path only), event ids 1000-1999: the port registry
-/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299.
+/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299, telemetry 1300-1399.
 /// </summary>
 internal static partial class AbstractionsLog
 {
@@ -39,4 +39,35 @@ internal static partial class AbstractionsLog
     [LoggerMessage(EventId = 1200, EventName = "NoFreeHugePages", Level = LogLevel.Warning,
         Message = "No free 2 MiB hugepages for {Region} ({Free} free); using 4 KiB pages. Reserve some with 'echo 1024 > /proc/sys/vm/nr_hugepages'.")]
     public static partial void NoFreeHugePages(ILogger logger, string region, long free);
+
+    // ---- Telemetry: 1300-1399 ----
+
+    [LoggerMessage(EventId = 1300, EventName = "TelemetryListening", Level = LogLevel.Information, Message = "telemetry: listening on {Path}")]
+    public static partial void TelemetryListening(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 1301, EventName = "TelemetrySocketInUse", Level = LogLevel.Information,
+        Message = "telemetry: {Path} is served by another process; this one takes instance {Instance} (dpdk-telemetry.py -i {Instance})")]
+    public static partial void TelemetrySocketInUse(ILogger logger, string path, int instance);
+
+    [LoggerMessage(EventId = 1302, EventName = "TelemetryClientRefused", Level = LogLevel.Warning,
+        Message = "telemetry: {Max} clients are connected already; a new one is closed at once")]
+    public static partial void TelemetryClientRefused(ILogger logger, int max);
+
+    [LoggerMessage(EventId = 1303, EventName = "TelemetryCommandFailed", Level = LogLevel.Warning, Message = "telemetry: {Command} failed; answered null")]
+    public static partial void TelemetryCommandFailed(ILogger logger, Exception exception, string command);
+
+    [LoggerMessage(EventId = 1304, EventName = "TelemetryInputTooLong", Level = LogLevel.Debug,
+        Message = "telemetry: a command of {Length} bytes or more (at most {Max}); answered null")]
+    public static partial void TelemetryInputTooLong(ILogger logger, int length, int max);
+
+    [LoggerMessage(EventId = 1305, EventName = "TelemetryClientGone", Level = LogLevel.Debug, Message = "telemetry: client {Client} dropped: {Reason}")]
+    public static partial void TelemetryClientGone(ILogger logger, int client, string reason);
+
+    [LoggerMessage(EventId = 1306, EventName = "TelemetryAcceptFailed", Level = LogLevel.Error,
+        Message = "telemetry: accept on {Path} failed; the telemetry thread stops")]
+    public static partial void TelemetryAcceptFailed(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(EventId = 1307, EventName = "TelemetryReplyTruncated", Level = LogLevel.Warning,
+        Message = "telemetry: {Command}: {Omitted} entries left out to keep the reply within {Max} bytes")]
+    public static partial void TelemetryReplyTruncated(ILogger logger, string command, int omitted, int max);
 }

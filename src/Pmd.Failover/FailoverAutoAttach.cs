@@ -18,6 +18,7 @@ public sealed class FailoverAutoAttach : IDisposable
 
     private FailoverAutoAttach(PortRegistry registry)
     {
+        FailoverTelemetry.Register();
         _registry = registry;
         _log = registry.LoggerFactory.CreateLogger("Pmd.Failover");
         _subscription = registry.Subscribe(PortEventType.New, e => { if (registry.TryGet(e.PortId, out var p)) Consider(p); });

@@ -8,7 +8,11 @@ public sealed class FailoverDriver : PmdDriver
 {
     public static FailoverDriver Instance { get; } = new();
 
-    public static void Register(DriverRegistry? drivers = null) => (drivers ?? DriverRegistry.Default).Register(Instance);
+    public static void Register(DriverRegistry? drivers = null)
+    {
+        FailoverTelemetry.Register();
+        (drivers ?? DriverRegistry.Default).Register(Instance);
+    }
 
     public override string Name => "net_failover";
 

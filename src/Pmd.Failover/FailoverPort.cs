@@ -36,6 +36,7 @@ public sealed partial class FailoverPort : EthPort
     /// <summary>Creates the failover port over <paramref name="standby"/>, which it claims.</summary>
     public FailoverPort(string name, EthPort standby, PortRegistry registry) : base(name)
     {
+        FailoverTelemetry.Register();
         _standby = standby;
         _registry = registry;
         _log = registry.LoggerFactory.CreateLogger("Pmd.Failover");
@@ -246,6 +247,13 @@ public sealed partial class FailoverPort : EthPort
 
     public override PortStats GetStats() =>
         _standby.GetStats() + (Primary?.GetStats() ?? default) + _retiredStats;
+
+    /// <summary>Both paths' queues, summed queue by queue (a released primary's are only in the totals).</summary>
+    internal override void AddQueueStats(QueueStats stats)
+    {
+        _standby.AddQueueStats(stats);
+        Primary?.AddQueueStats(stats);
+    }
 
     public override void ResetStats()
     {

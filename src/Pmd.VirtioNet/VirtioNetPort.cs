@@ -542,6 +542,27 @@ public sealed unsafe class VirtioNetPort : EthPort
         return s;
     }
 
+    /// <summary>The queues' own counters (those of rings a reconnect replaced are only in the port's totals).</summary>
+    internal override void AddQueueStats(QueueStats stats)
+    {
+        // One read of each array: a reconnect may swap them on the control thread meanwhile.
+        var rx = _rx;
+        var tx = _tx;
+        for (int i = 0; i < Math.Min(rx.Length, QueueStats.Count); i++)
+        {
+            var s = rx[i].Stats;
+            stats.RxPackets[i] += s.Packets;
+            stats.RxBytes[i] += s.Bytes;
+            stats.RxErrors[i] += s.Errors;
+        }
+        for (int i = 0; i < Math.Min(tx.Length, QueueStats.Count); i++)
+        {
+            var s = tx[i].Stats;
+            stats.TxPackets[i] += s.Packets;
+            stats.TxBytes[i] += s.Bytes;
+        }
+    }
+
     public override void ResetStats()
     {
         _statsBase = default;

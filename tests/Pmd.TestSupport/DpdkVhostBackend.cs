@@ -42,16 +42,18 @@ public sealed partial class DpdkVhostBackend : IDisposable
     /// <summary>
     /// Starts testpmd with a vhost port on <paramref name="socket"/>. With <paramref name="client"/>
     /// the backend connects to us (our server=1); otherwise it listens and this returns once the
-    /// socket exists.
+    /// socket exists. <paramref name="filePrefix"/> is its EAL --file-prefix, which also names its
+    /// telemetry socket (dpdk-telemetry.py -f PREFIX); DPDK's default "rte" when null.
     /// </summary>
     public static DpdkVhostBackend Start(string socket, string forwardMode, int queues = 1, bool client = false,
-        int? txPacketLength = null, IEnumerable<string>? extraArgs = null)
+        int? txPacketLength = null, IEnumerable<string>? extraArgs = null, string? filePrefix = null)
     {
         string testpmd = NativeLayout.FindTool("dpdk-testpmd")
             ?? throw new InvalidOperationException("dpdk-testpmd is not installed: run tools/setup-host.sh (apt-get install dpdk)");
         if (!client && File.Exists(socket)) File.Delete(socket);
         var args = new List<string> { "-oL", testpmd, "-l", "0-1", "--in-memory", "--no-pci", "--log-level=lib.eal:error" };
         if (PageSizes.FreeHugePages < 300) args.AddRange(["--no-huge", "-m", "512"]);
+        if (filePrefix is not null) args.AddRange(["--file-prefix", filePrefix]);
         args.AddRange(["--vdev", $"net_vhost0,iface={socket},queues={queues}{(client ? ",client=1" : "")}", "--",
             $"--forward-mode={forwardMode}", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}",
             "--total-num-mbufs=32768", "--disable-link-check"]);

@@ -17,7 +17,7 @@ public sealed class MetricsTests
         ours.WaitForOutput("Forwarding for 14 s");
         string output = Path.Combine(Path.GetTempPath(), $"pmd-counters-{Environment.ProcessId}.json");
         File.Delete(output);
-        var (exit, log) = await DotnetCounters("collect", "-p", $"{ours.Id}", "--counters", "Pmd", "--format", "json",
+        var (exit, log) = await DotnetCounters("collect", "-p", $"{ours.ProcessId}", "--counters", "Pmd", "--format", "json",
             "-o", output, "--refresh-interval", "1", "--duration", "00:00:00:06");
         ours.WaitForExit(TimeSpan.FromSeconds(40));
         backend.Stop();

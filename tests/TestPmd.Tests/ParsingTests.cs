@@ -24,6 +24,20 @@ public sealed class ParsingTests
     }
 
     [Fact]
+    public void Telemetry_is_on_by_default_with_dpdks_file_prefix_and_no_telemetry_turns_it_off()
+    {
+        var a = CommandLine.Parse(["-a", "0000:01:00.0"]);
+        Assert.True(a.Eal.Telemetry);
+        Assert.Equal("rte", a.Eal.FilePrefix);
+        var b = CommandLine.Parse(["-a", "0000:01:00.0", "--file-prefix=vm1", "--no-telemetry"]);
+        Assert.False(b.Eal.Telemetry);
+        Assert.Equal("vm1", b.Eal.FilePrefix);
+        Assert.Equal("invalid --file-prefix 'a/b': expected a name without '/'",
+            Assert.Throws<UsageException>(() => CommandLine.Parse(["--file-prefix", "a/b"])).Message);
+        Assert.Contains("--no-telemetry", Usage.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Log_level_takes_dpdk_numbers_names_and_log_types()
     {
         var a = CommandLine.Parse(["-a", "0000:01:00.0", "--log-level=8", "--log-level", "pmd.hotplug:info", "--log-level=pmd.net.*:NOTICE", "--log-level=lib.eal:3"]);

@@ -23,7 +23,7 @@ internal sealed class TestPmdProcess : IDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>The process id, for tools that attach to it (dotnet-counters).</summary>
-    public int Id => _process.Id;
+    public int ProcessId => _process.Id;
 
     /// <summary>The built TestPmd.dll: next to this test assembly (a project reference copies it), else in the sample's own output.</summary>
     public static string Locate()

@@ -20,10 +20,12 @@ internal sealed class Session : IDisposable
     private readonly Pmd.Failover.FailoverAutoAttach _failover;
     private readonly Pmd.Vfio.PciHotplug? _hotplug;
     private readonly IDisposable _metrics;
+    private readonly Pmd.Telemetry.PmdTelemetry? _telemetry;
     private readonly Lock _shutdownLock = new();
     private bool _disposed;
 
-    public Session(AppOptions options, bool noHugePages, LcoreLayout lcores, TextWriter output)
+    /// <param name="telemetryPrefix">The file prefix of the telemetry socket; null for none (--no-telemetry).</param>
+    public Session(AppOptions options, bool noHugePages, LcoreLayout lcores, TextWriter output, string? telemetryPrefix = null)
     {
         Options = options;
         Out = output;
@@ -43,9 +45,23 @@ internal sealed class Session : IDisposable
             _hotplug = options.HotplugAllow.Count > 0 ? new Pmd.Vfio.PciHotplug(Registry, options.HotplugAllow) : null;
             Forwarder = new Forwarder(Registry, Pool, options, lcores.Forwarding);
             Json = options.StatsJsonPath is { } path ? new StatsJsonWriter(path) : null;
+            // As DPDK's EAL: on unless --no-telemetry, and a socket that cannot be made ends the run.
+            // Its threads are made here, on the main lcore, and inherit its CPU, off the forwarding ones.
+            if (telemetryPrefix is not null)
+            {
+                try
+                {
+                    _telemetry = Pmd.Telemetry.PmdTelemetry.Start(Registry, telemetryPrefix);
+                }
+                catch (PmdIOException e)
+                {
+                    throw new PmdIOException($"{e.Message} (--no-telemetry runs without it)", e.Errno);
+                }
+            }
         }
         catch
         {
+            Json?.Dispose();
             Registry?.Dispose();
             Pool.Dispose();
             throw;
@@ -142,6 +158,7 @@ internal sealed class Session : IDisposable
                 // Unwinding from an error: release everything quietly, the error line says it all.
                 _disposed = true;
                 if (Forwarder.IsRunning) { try { Forwarder.Stop(); } catch (InvalidOperationException) { } }
+                _telemetry?.Dispose();
                 _hotplug?.Dispose();
                 _failover.Dispose();
                 _events.Dispose();
@@ -160,6 +177,7 @@ internal sealed class Session : IDisposable
             }
             Out.WriteLine("Closing ports...");
             _disposed = true;
+            _telemetry?.Dispose();
             _hotplug?.Dispose();
             _failover.Dispose();
             _events.Dispose();

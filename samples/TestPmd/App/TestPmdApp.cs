@@ -45,7 +45,7 @@ internal static class TestPmdApp
             VirtioPciDriver.Register();
             Pmd.Vfio.PciNicDrivers.RegisterAll();
             Pmd.Failover.FailoverDriver.Register();
-            using var session = new Session(app, eal.NoHugePages, lcores, output);
+            using var session = new Session(app, eal.NoHugePages, lcores, output, eal.Telemetry ? eal.FilePrefix : null);
             foreach (string device in eal.Devices) session.AttachPort(device);
             if (app.Interactive)
             {

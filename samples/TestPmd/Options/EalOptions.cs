@@ -23,6 +23,12 @@ internal sealed class EalOptions
     /// <summary>--no-huge: mempools on 4 KiB pages.</summary>
     public bool NoHugePages { get; private set; }
 
+    /// <summary>--file-prefix: names DPDK's runtime directory, where the telemetry socket goes. Default "rte".</summary>
+    public string FilePrefix { get; private set; } = "rte";
+
+    /// <summary>The telemetry socket (dpdk-telemetry.py's), on unless --no-telemetry.</summary>
+    public bool Telemetry { get; private set; } = true;
+
     public static EalOptions Parse(IReadOnlyList<string> args)
     {
         var o = new EalOptions();
@@ -49,7 +55,20 @@ internal sealed class EalOptions
                     o.NoHugePages = true;
                     break;
                 // DPDK-only: meaningful to DPDK's EAL, nothing to do here.
-                case "--no-pci" or "--in-memory" or "--single-file-segments" or "--no-shconf" or "--no-telemetry":
+                case "--no-telemetry":
+                    r.RejectValue(flag);
+                    o.Telemetry = false;
+                    break;
+                case "--telemetry":
+                    r.RejectValue(flag);
+                    o.Telemetry = true;
+                    break;
+                case "--file-prefix":
+                    o.FilePrefix = r.Value(flag);
+                    if (o.FilePrefix.Length == 0 || o.FilePrefix.Contains('/') || o.FilePrefix is "." or "..")
+                        throw new UsageException($"invalid --file-prefix '{o.FilePrefix}': expected a name without '/'");
+                    break;
+                case "--no-pci" or "--in-memory" or "--single-file-segments" or "--no-shconf":
                     r.RejectValue(flag);
                     break;
                 case "--iova-mode":
@@ -63,7 +82,7 @@ internal sealed class EalOptions
                 case "--log-level":
                     o.LogLevels.Add(LogLevelRule.Parse(r.Value(flag)));
                     break;
-                case "--file-prefix" or "-m" or "--socket-mem" or "-n" or "--proc-type" or "--huge-dir":
+                case "-m" or "--socket-mem" or "-n" or "--proc-type" or "--huge-dir":
                     r.Value(flag);
                     break;
                 case "-h" or "--help":

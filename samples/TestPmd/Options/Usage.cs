@@ -16,7 +16,10 @@ internal static class Usage
           --iova-mode=va|pa       device addresses: virtual (default) or physical (an IOMMU with 39 address bits)
           --log-level=[TYPE:]LVL  log LVL (1-8 or emergency..debug, as DPDK) and up, for loggers whose name starts
                                   with TYPE (e.g. pmd.hotplug:info), or for all (default: warning; repeatable)
-          --no-pci, --in-memory, --single-file-segments, --file-prefix X, -m N
+          --file-prefix X         DPDK's runtime directory name (default rte): the telemetry socket is
+                                  /var/run/dpdk/X/dpdk_telemetry.v2 (for root), read with dpdk-telemetry.py -f X
+          --no-telemetry          no telemetry socket
+          --no-pci, --in-memory, --single-file-segments, -m N
                                   accepted for DPDK command lines, and ignored
 
         testpmd options (after --):

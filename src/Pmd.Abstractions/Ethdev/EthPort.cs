@@ -151,6 +151,13 @@ public abstract class EthPort : IDisposable
     /// <summary>Named counters beyond <see cref="PortStats"/>, like rte_eth_xstats_get.</summary>
     public virtual IReadOnlyList<Xstat> GetXstats() => [];
 
+    /// <summary>
+    /// Adds the counters of each of the first <see cref="QueueStats.Count"/> queues, as a driver
+    /// fills rte_eth_stats' q_* arrays; a driver that keeps none leaves them zero. Read off the
+    /// datapath (the telemetry thread), like <see cref="GetStats"/>.
+    /// </summary>
+    internal virtual void AddQueueStats(QueueStats stats) { }
+
     protected abstract void OnConfigure(PortConfig config);
 
     protected abstract void OnStart();

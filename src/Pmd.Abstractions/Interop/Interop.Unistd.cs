@@ -28,6 +28,9 @@ internal static partial class Libc
     [LibraryImport(Name, EntryPoint = "getpid")]
     internal static partial int GetPid();
 
+    [LibraryImport(Name, EntryPoint = "getuid")]
+    internal static partial uint GetUid();
+
     [LibraryImport(Name, EntryPoint = "sysconf", SetLastError = true)]
     internal static partial long SysConf(int name);
 

@@ -88,6 +88,30 @@ public sealed unsafe class Mempool : IDisposable
     /// <summary>Mbufs handed out and not yet freed.</summary>
     public int InUse => Capacity - Available;
 
+    /// <summary>Free mbufs in the shared ring (DPDK's common_pool_count).</summary>
+    internal int CommonPoolCount => _ring.Count;
+
+    /// <summary>Free mbufs in the threads' caches (DPDK's total_cache_count).</summary>
+    internal int CachedCount
+    {
+        get
+        {
+            int n = 0;
+            lock (_cachesLock)
+                foreach (var c in _caches) n += Volatile.Read(ref c.Count);
+            return n;
+        }
+    }
+
+    /// <summary>The bytes each buffer takes in the region (the buffer size, cache-line aligned).</summary>
+    internal int ElementSize => _elementSize;
+
+    /// <summary>The pools that exist now, by id (for telemetry's /mempool/list).</summary>
+    internal static List<Mempool> All()
+    {
+        lock (s_poolsLock) return [.. s_pools.Where(p => p is not null).Select(p => p!)];
+    }
+
     /// <summary>
     /// Creates a pool of <paramref name="count"/> mbufs with <paramref name="bufferSize"/> bytes each
     /// (headroom included), in hugepages when possible.

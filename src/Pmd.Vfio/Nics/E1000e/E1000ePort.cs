@@ -299,6 +299,26 @@ internal sealed unsafe class E1000ePort : EthPort
         }
     }
 
+    internal override void AddQueueStats(QueueStats stats)
+    {
+        lock (_hardware)
+        {
+            for (int i = 0; i < Math.Min(_rx.Length, QueueStats.Count); i++)
+            {
+                var s = _rx[i].Stats;
+                stats.RxPackets[i] += s.Packets;
+                stats.RxBytes[i] += s.Bytes;
+                stats.RxErrors[i] += s.Errors + s.BadLength;
+            }
+            for (int i = 0; i < Math.Min(_tx.Length, QueueStats.Count); i++)
+            {
+                var s = _tx[i].Stats;
+                stats.TxPackets[i] += s.Packets;
+                stats.TxBytes[i] += s.Bytes;
+            }
+        }
+    }
+
     public override void ResetStats()
     {
         lock (_hardware)
