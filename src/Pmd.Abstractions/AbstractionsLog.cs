@@ -4,7 +4,7 @@ namespace Pmd;
 
 /// <summary>
 /// Pmd.Abstractions' log lines (control path only), event ids 1000-1999: the port registry
-/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299.
+/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299, packet capture 1300-1399.
 /// </summary>
 internal static partial class AbstractionsLog
 {
@@ -39,4 +39,22 @@ internal static partial class AbstractionsLog
     [LoggerMessage(EventId = 1200, EventName = "NoFreeHugePages", Level = LogLevel.Warning,
         Message = "No free 2 MiB hugepages for {Region} ({Free} free); using 4 KiB pages. Reserve some with 'echo 1024 > /proc/sys/vm/nr_hugepages'.")]
     public static partial void NoFreeHugePages(ILogger logger, string region, long free);
+
+    // ---- Packet capture: 1300-1399 ----
+
+    [LoggerMessage(EventId = 1300, EventName = "CaptureStarted", Level = LogLevel.Information,
+        Message = "capture to {Path} started: ports {Ports}, {Direction}, snap length {SnapLength}")]
+    public static partial void CaptureStarted(ILogger logger, string path, string ports, Capture.CaptureDirection direction, int snapLength);
+
+    [LoggerMessage(EventId = 1301, EventName = "CaptureStopped", Level = LogLevel.Information,
+        Message = "capture to {Path} ended: {Captured} packets written, {Dropped} dropped")]
+    public static partial void CaptureStopped(ILogger logger, string path, long captured, long dropped);
+
+    [LoggerMessage(EventId = 1302, EventName = "CaptureLimitReached", Level = LogLevel.Information,
+        Message = "capture to {Path}: {Limit} packets written, its limit; the capture ends")]
+    public static partial void CaptureLimitReached(ILogger logger, string path, long limit);
+
+    [LoggerMessage(EventId = 1303, EventName = "CaptureWriteFailed", Level = LogLevel.Error,
+        Message = "capture to {Path}: writing the file failed; the capture ends")]
+    public static partial void CaptureWriteFailed(ILogger logger, Exception exception, string path);
 }
