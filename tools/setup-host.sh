@@ -2,12 +2,13 @@
 # Prepares a Debian 12 host for Pmd, idempotently, as root: the packages the tests and the demo
 # need (DPDK's testpmd as the vhost-user peer, Open vSwitch-DPDK as the peer the reconnect test
 # restarts, gcc for the layout tests, ping and iproute2 for the migration test's bridge, afl++ for
-# the fuzz smoke test, clang and zlib for the NativeAOT TestPmd), the repository's dotnet tools
+# the fuzz smoke test, clang and zlib for the NativeAOT TestPmd, tshark and capinfos to read back
+# the packet captures), the repository's dotnet tools
 # (.config/dotnet-tools.json: SharpFuzz, dotnet-counters) and 2 MiB hugepages.
 set -euo pipefail
 
 HUGEPAGES=${PMD_HUGEPAGES:-1024}
-packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++ clang zlib1g-dev)
+packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++ clang zlib1g-dev tshark)
 
 missing=()
 for p in "${packages[@]}"; do

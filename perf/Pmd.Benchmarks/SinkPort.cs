@@ -10,8 +10,8 @@ internal sealed class SinkPort(string name, MacAddress mac, bool standby = false
     public override MacAddress MacAddress => mac;
     public override LinkStatus Link => new(true, 10000);
     public override bool IsFailoverStandby => standby;
-    public override int RxBurst(int queue, Span<Mbuf> mbufs) => 0;
-    public override int TxBurst(int queue, Span<Mbuf> mbufs) => mbufs.Length;
+    protected override int OnRxBurst(int queue, Span<Mbuf> mbufs) => 0;
+    protected override int OnTxBurst(int queue, Span<Mbuf> mbufs) => mbufs.Length;
     public override PortStats GetStats() => default;
     public override int TxDoneCleanup(int queue) => 0;
     protected override void OnConfigure(PortConfig config) { }

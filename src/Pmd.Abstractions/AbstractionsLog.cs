@@ -4,7 +4,8 @@ namespace Pmd;
 
 /// <summary>
 /// Pmd.Abstractions' log lines (control path only), event ids 1000-1999: the port registry
-/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299, telemetry 1300-1399.
+/// 1000-1099, hotplug and the control thread 1100-1199, memory 1200-1299, telemetry 1300-1399,
+/// packet capture 1400-1499.
 /// </summary>
 internal static partial class AbstractionsLog
 {
@@ -70,4 +71,22 @@ internal static partial class AbstractionsLog
     [LoggerMessage(EventId = 1307, EventName = "TelemetryReplyTruncated", Level = LogLevel.Warning,
         Message = "telemetry: {Command}: {Omitted} entries left out to keep the reply within {Max} bytes")]
     public static partial void TelemetryReplyTruncated(ILogger logger, string command, int omitted, int max);
+
+    // ---- Packet capture: 1400-1499 ----
+
+    [LoggerMessage(EventId = 1400, EventName = "CaptureStarted", Level = LogLevel.Information,
+        Message = "capture to {Path} started: ports {Ports}, {Direction}, snap length {SnapLength}")]
+    public static partial void CaptureStarted(ILogger logger, string path, string ports, Capture.CaptureDirection direction, int snapLength);
+
+    [LoggerMessage(EventId = 1401, EventName = "CaptureStopped", Level = LogLevel.Information,
+        Message = "capture to {Path} ended: {Captured} packets written, {Dropped} dropped")]
+    public static partial void CaptureStopped(ILogger logger, string path, long captured, long dropped);
+
+    [LoggerMessage(EventId = 1402, EventName = "CaptureLimitReached", Level = LogLevel.Information,
+        Message = "capture to {Path}: {Limit} packets written, its limit; the capture ends")]
+    public static partial void CaptureLimitReached(ILogger logger, string path, long limit);
+
+    [LoggerMessage(EventId = 1403, EventName = "CaptureWriteFailed", Level = LogLevel.Error,
+        Message = "capture to {Path}: writing the file failed; the capture ends")]
+    public static partial void CaptureWriteFailed(ILogger logger, Exception exception, string path);
 }

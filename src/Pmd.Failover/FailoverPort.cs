@@ -86,7 +86,7 @@ public sealed partial class FailoverPort : EthPort
         }
     }
 
-    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnRxBurst(int queue, Span<Mbuf> mbufs)
     {
         int n = 0;
         var guard = _rxGuard;
@@ -101,7 +101,7 @@ public sealed partial class FailoverPort : EthPort
         return n;
     }
 
-    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnTxBurst(int queue, Span<Mbuf> mbufs)
     {
         var guard = _txGuard;
         if ((uint)queue >= (uint)guard.Queues) return 0;

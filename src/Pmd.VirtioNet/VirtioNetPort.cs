@@ -111,7 +111,7 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     // The bursts mark themselves in the guard around their one read of the queue array, so that
     // the control thread can take the queues away under them (see TearDownQueues).
-    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnRxBurst(int queue, Span<Mbuf> mbufs)
     {
         var guard = _guard;
         if ((uint)queue >= (uint)guard.RxQueues) return 0;
@@ -122,7 +122,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         return n;
     }
 
-    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnTxBurst(int queue, Span<Mbuf> mbufs)
     {
         var guard = _guard;
         if ((uint)queue >= (uint)guard.TxQueues) return 0;

@@ -367,8 +367,8 @@ public sealed class TelemetryTests
         public override PortInfo Info => new() { DriverName = "net_test", MaxRxQueues = 4, MaxTxQueues = 4 };
         public override MacAddress MacAddress => mac;
         public override LinkStatus Link => LinkStatus;
-        public override int RxBurst(int queue, Span<Mbuf> mbufs) => 0;
-        public override int TxBurst(int queue, Span<Mbuf> mbufs) => 0;
+        protected override int OnRxBurst(int queue, Span<Mbuf> mbufs) => 0;
+        protected override int OnTxBurst(int queue, Span<Mbuf> mbufs) => 0;
         public override PortStats GetStats() => Stats;
         public override IReadOnlyList<Xstat> GetXstats() => Xstats;
 

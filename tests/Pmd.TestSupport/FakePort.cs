@@ -65,7 +65,7 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4, int
         return n;
     }
 
-    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnRxBurst(int queue, Span<Mbuf> mbufs)
     {
         InBurst?.Invoke();
         int n = 0;
@@ -74,7 +74,7 @@ public sealed class FakePort(string name, MacAddress mac, int maxQueues = 4, int
         return n;
     }
 
-    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnTxBurst(int queue, Span<Mbuf> mbufs)
     {
         InBurst?.Invoke();
         int n = 0;

@@ -27,6 +27,8 @@ public sealed class BadInputTests
             2
         },
         { ["-l", "0", "--vdev", "net_virtio_user0,path=/tmp/x.sock"], "testpmd: no forwarding lcore: -l needs at least two lcores (lcore 0 is the main one), e.g. -l 0-1", 2 },
+        { ["-l", "0-1", "--", "--capture-count=10"], "testpmd: --capture-snaplen and --capture-count need --capture=FILE", 2 },
+        { ["-l", "0-1", "--", "--capture=/tmp/x.pcapng", "--capture-snaplen=0"], "testpmd: invalid value '0' for --capture-snaplen: expected an integer in 1..262144", 2 },
         { ["-l", "0-1", "--"], "testpmd: no ports: give a device with --vdev (e.g. --vdev net_virtio_user0,path=/tmp/vhost.sock) or use -i and 'port attach'", 2 },
     };
 

@@ -1,6 +1,8 @@
+using Pmd.Capture;
 using Pmd.Ethdev;
 using Pmd.Memory;
 using Pmd.TestPmd.Forwarding;
+using Pmd.TestPmd.Interactive;
 using Pmd.TestPmd.Lcores;
 using Pmd.TestPmd.Options;
 using Pmd.TestPmd.Ports;
@@ -23,6 +25,7 @@ internal sealed class Session : IDisposable
     private readonly Pmd.Telemetry.PmdTelemetry? _telemetry;
     private readonly Lock _shutdownLock = new();
     private bool _disposed;
+    private bool _captureReported;
 
     /// <param name="telemetryPrefix">The file prefix of the telemetry socket; null for none (--no-telemetry).</param>
     public Session(AppOptions options, bool noHugePages, LcoreLayout lcores, TextWriter output, string? telemetryPrefix = null)
@@ -76,7 +79,31 @@ internal sealed class Session : IDisposable
     public NicStatsPrinter Nic { get; } = new();
     public StatsJsonWriter? Json { get; }
 
+    /// <summary>The running capture, or the last one (for "show capture"); null before the first.</summary>
+    public PacketCapture? Capture { get; private set; }
+
     public EthPort AttachPort(string devargs) => PortSetup.AttachAndStart(Registry, _failover, devargs, Options, Pool, Out);
+
+    /// <summary>Starts a capture ("capture start", --capture); one at a time.</summary>
+    public PacketCapture StartCapture(string path, CaptureOptions options)
+    {
+        if (Capture is { IsRunning: true } running)
+            throw new InvalidOperationException($"a capture to {running.Path} is running (capture stop first)");
+        Capture = PacketCapture.Start(Registry, path, options);
+        _captureReported = false;
+        CaptureCommand.PrintStarted(Capture, Out);
+        return Capture;
+    }
+
+    /// <summary>Ends the capture ("capture stop") and prints what it wrote; false when there was none.</summary>
+    public bool StopCapture()
+    {
+        if (Capture is not { } capture) return false;
+        _captureReported = true;
+        capture.Stop();
+        CaptureCommand.PrintStopped(capture, Out);
+        return true;
+    }
 
     public void StartForwarding(bool txFirst)
     {
@@ -159,6 +186,7 @@ internal sealed class Session : IDisposable
                 _disposed = true;
                 if (Forwarder.IsRunning) { try { Forwarder.Stop(); } catch (InvalidOperationException) { } }
                 _telemetry?.Dispose();
+                Capture?.Dispose();
                 _hotplug?.Dispose();
                 _failover.Dispose();
                 _events.Dispose();
@@ -169,6 +197,12 @@ internal sealed class Session : IDisposable
                 return;
             }
             if (Forwarder.IsRunning) StopForwarding();
+            // Also a capture that ended at its count: its summary is printed once.
+            if (Capture is not null && !_captureReported)
+            {
+                try { StopCapture(); }
+                catch (IOException e) { Out.WriteLine($"Capture failed: {e.Message}"); }
+            }
             foreach (var port in Registry.AllPorts)
             {
                 Out.WriteLine($"Stopping port {port.PortId}...");

@@ -47,6 +47,8 @@ internal static class TestPmdApp
             Pmd.Failover.FailoverDriver.Register();
             using var session = new Session(app, eal.NoHugePages, lcores, output, eal.Telemetry ? eal.FilePrefix : null);
             foreach (string device in eal.Devices) session.AttachPort(device);
+            if (app.CapturePath is { } capturePath)
+                session.StartCapture(capturePath, new Pmd.Capture.CaptureOptions { SnapLength = app.CaptureSnapLength, PacketLimit = app.CaptureCount });
             if (app.Interactive)
             {
                 using var signals = new StopSignal(onSignal: () => { session.Shutdown(); Environment.Exit(0); });

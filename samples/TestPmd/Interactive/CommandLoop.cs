@@ -112,6 +112,16 @@ internal sealed class CommandLoop(Session session, TextReader input)
                         _out.WriteLine($"Port {p.PortId}: removal requested");
                     });
                     break;
+                case ["capture", "start", .. var rest]:
+                    if (CaptureCommand.Parse(session.Registry, rest, _out) is { } capture)
+                        session.StartCapture(capture.Path, capture.Options);
+                    break;
+                case ["capture", "stop"]:
+                    if (!session.StopCapture()) _out.WriteLine("No capture to stop");
+                    break;
+                case ["show", "capture"]:
+                    CaptureCommand.Show(session.Capture, _out);
+                    break;
                 case ["port", "start", var which]:
                     ForEachPort(which, p => { p.Start(); _out.WriteLine($"Port {p.PortId}: started"); });
                     break;
@@ -203,6 +213,10 @@ internal sealed class CommandLoop(Session session, TextReader input)
           port detach N
           port start|stop all|N
           port request_removal N          raise the device-request event, as a hypervisor's unplug request does
+          capture start all|N[,N...] FILE [snaplen N] [count N] [rx|tx|both] [queue N] [ring BYTES]
+                                          copy the ports' packets into a pcapng file, as dpdk-dumpcap does
+          capture stop                    end the capture and close its file
+          show capture                    the capture's file, state and counts (captured, dropped)
           quit
         """;
 }

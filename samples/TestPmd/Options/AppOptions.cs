@@ -45,6 +45,12 @@ internal sealed class AppOptions
     public int? Mtu => MaxPacketLength - FrameOverhead;
     /// <summary>--hotplug-allow: PCI ids Pmd may bind to vfio-pci and attach when such a device appears (none: never).</summary>
     public List<Pmd.Vfio.PciId> HotplugAllow { get; } = [];
+    /// <summary>--capture: a pcapng file to capture every port into, RX and TX, from start to exit.</summary>
+    public string? CapturePath { get; private set; }
+    /// <summary>--capture-snaplen: the bytes kept of each captured packet.</summary>
+    public int CaptureSnapLength { get; private set; } = Pmd.Capture.CaptureOptions.MaxSnapLength;
+    /// <summary>--capture-count: stop capturing after this many packets (0: no limit).</summary>
+    public long CaptureCount { get; private set; }
     /// <summary>--eth-peer: the destination MAC the mac engine writes, per TX port.</summary>
     public Dictionary<int, MacAddress> EthPeers { get; } = [];
 
@@ -86,6 +92,12 @@ internal sealed class AppOptions
                     if (o.StatsJsonPath.Length == 0) throw new UsageException("option --stats-json requires a file name");
                     break;
                 case "--eth-peer": o.AddEthPeer(r.Value(flag)); break;
+                case "--capture":
+                    o.CapturePath = r.Value(flag);
+                    if (o.CapturePath.Length == 0) throw new UsageException("option --capture requires a file name");
+                    break;
+                case "--capture-snaplen": o.CaptureSnapLength = r.IntValue(flag, 1, Pmd.Capture.CaptureOptions.MaxSnapLength); break;
+                case "--capture-count": o.CaptureCount = r.IntValue(flag, 0, int.MaxValue); break;
                 case "-i" or "--interactive": r.RejectValue(flag); o.Interactive = true; break;
                 case "-a" or "--auto-start": r.RejectValue(flag); o.AutoStart = true; break;
                 case "--tx-first": r.RejectValue(flag); o.TxFirst = true; break;
@@ -104,6 +116,8 @@ internal sealed class AppOptions
         }
         if (o.StatsJsonPath is not null && o.StatsPeriodSeconds is null)
             throw new UsageException("--stats-json needs --stats-period (one line is written per period)");
+        if (o.CapturePath is null && (o.CaptureCount != 0 || o.CaptureSnapLength != Pmd.Capture.CaptureOptions.MaxSnapLength))
+            throw new UsageException("--capture-snaplen and --capture-count need --capture=FILE");
         if (o.Interactive && o.DurationSeconds is not null)
             throw new UsageException("--duration is for non-interactive runs; it cannot be used with -i");
         return o;

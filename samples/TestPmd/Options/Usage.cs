@@ -41,6 +41,10 @@ internal static class Usage
           --hotplug-allow=ID,...  Pmd's own: bind and attach PCI devices with these vendor:device ids when they
                                   appear (e.g. 8086:10d3, QEMU's failover primary); without it nothing is bound
           --duration=S            Pmd's own: forward S seconds, then stop, print and exit (for scripts)
+          --capture=FILE          Pmd's own: capture every port, RX and TX, into a pcapng file until exit
+                                  (as dpdk-dumpcap; interactively: 'capture start', 'capture stop')
+          --capture-snaplen=N     with --capture: bytes kept of each packet (default 262144)
+          --capture-count=N       with --capture: stop capturing after N packets (default: no limit)
           -h, --help              this text
 
         Exit codes: 0 ok, 1 runtime failure (e.g. no vhost-user backend on the socket), 2 usage error.

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Pmd.Capture;
 using Pmd.Memory;
 
 namespace Pmd.Ethdev;
@@ -5,12 +7,14 @@ namespace Pmd.Ethdev;
 /// <summary>
 /// The base of every driver's port, like an rte_eth_dev with its dev_ops. The control-path methods
 /// (configure, start, stop, close, modes, stats) check the life cycle and call the driver's hooks;
-/// the datapath is <see cref="RxBurst"/> and <see cref="TxBurst"/>, which drivers implement
-/// without allocating, locking or throwing.
+/// the datapath is <see cref="RxBurst"/> and <see cref="TxBurst"/>, which call the driver's
+/// <see cref="OnRxBurst"/> and <see cref="OnTxBurst"/> (implemented without allocating, locking or
+/// throwing) and, when a packet capture is active on the port, copy what passed.
 /// </summary>
 public abstract class EthPort : IDisposable
 {
     private readonly Lock _controlLock = new();
+    private PortTap? _tap;
 
     protected EthPort(string name) => Name = name;
 
@@ -45,13 +49,68 @@ public abstract class EthPort : IDisposable
     /// Receives up to <paramref name="mbufs"/>.Length packets from <paramref name="queue"/> into the
     /// span and returns how many. The caller owns them. One thread per queue at a time.
     /// </summary>
-    public abstract int RxBurst(int queue, Span<Mbuf> mbufs);
+    /// <remarks>
+    /// Like DPDK's rte_eth_rx_burst, an inline wrapper: the driver's <see cref="OnRxBurst"/>, then
+    /// the packet capture's copy when one is active on this port (<see cref="Capture.PacketCapture"/>).
+    /// Without a capture that is one load and one branch.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int RxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        int n = OnRxBurst(queue, mbufs);
+        var tap = Volatile.Read(ref _tap);
+        if (tap is not null && n > 0) tap.Received(queue, mbufs[..n]);
+        return n;
+    }
 
     /// <summary>
     /// Queues up to <paramref name="mbufs"/>.Length packets on <paramref name="queue"/> and returns how
     /// many were taken; those now belong to the port. The rest stay the caller's (to retry or free).
     /// </summary>
-    public abstract int TxBurst(int queue, Span<Mbuf> mbufs);
+    /// <remarks>
+    /// The driver's <see cref="OnTxBurst"/>. With a capture active on this port, the packets are
+    /// copied first (the device may send and free them at once) and those the driver took are kept.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int TxBurst(int queue, Span<Mbuf> mbufs)
+    {
+        var tap = Volatile.Read(ref _tap);
+        return tap is null ? OnTxBurst(queue, mbufs) : TxBurstCaptured(tap, queue, mbufs);
+    }
+
+    /// <summary>The driver's receive: <see cref="RxBurst"/>'s contract, without allocating, locking or throwing.</summary>
+    protected abstract int OnRxBurst(int queue, Span<Mbuf> mbufs);
+
+    /// <summary>The driver's transmit: <see cref="TxBurst"/>'s contract, without allocating, locking or throwing.</summary>
+    protected abstract int OnTxBurst(int queue, Span<Mbuf> mbufs);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int TxBurstCaptured(PortTap tap, int queue, Span<Mbuf> mbufs)
+    {
+        var ring = tap.TxRing(queue);
+        if (ring is null || mbufs.Length == 0 || !ring.Enter()) return OnTxBurst(queue, mbufs);
+        int copied = ring.Copy(mbufs);
+        int sent = 0;
+        try
+        {
+            sent = OnTxBurst(queue, mbufs);
+        }
+        finally
+        {
+            ring.Publish(copied, sent);
+            ring.Exit();
+        }
+        return sent;
+    }
+
+    /// <summary>Puts a capture's tap on this port; false when another capture holds it.</summary>
+    internal bool TryAttachTap(PortTap tap) => Interlocked.CompareExchange(ref _tap, tap, null) is null;
+
+    /// <summary>Takes <paramref name="tap"/> off this port (bursts that already read it may still be copying).</summary>
+    internal void DetachTap(PortTap tap) => Interlocked.CompareExchange(ref _tap, null, tap);
+
+    /// <summary>Whether a capture is active on this port.</summary>
+    internal bool IsTapped => Volatile.Read(ref _tap) is not null;
 
     /// <summary>
     /// Whether this port is the standby half of a failover pair (virtio's STANDBY feature): a

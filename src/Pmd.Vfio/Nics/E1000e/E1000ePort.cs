@@ -92,13 +92,13 @@ internal sealed unsafe class E1000ePort : EthPort
         ],
     };
 
-    public override int RxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnRxBurst(int queue, Span<Mbuf> mbufs)
     {
         var rx = _rx;
         return (uint)queue < (uint)rx.Length ? rx[queue].Burst(mbufs) : 0;
     }
 
-    public override int TxBurst(int queue, Span<Mbuf> mbufs)
+    protected override int OnTxBurst(int queue, Span<Mbuf> mbufs)
     {
         var tx = _tx;
         return (uint)queue < (uint)tx.Length ? tx[queue].Burst(mbufs) : 0;
