@@ -65,6 +65,10 @@ def client_cmd(impl, args, sock, mode, size, ring, queues, anchor):
         app.append("--tx-first")
     eal = ["-a", args.pci] if args.pci else ["--vdev", devargs_for(impl, args, sock, ring, queues, anchor)]
     pmd_tail = ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
+    if impl in ("pmd", "aot"):
+        eal += args.pmd_eal.split()
+    if impl == "base":
+        eal += args.base_eal.split()
     if impl == "pmd":
         return ["dotnet", TESTPMD_DLL, "-l", "0-1"] + eal + pmd_tail
     if impl == "base":
@@ -200,6 +204,8 @@ def main():
     p.add_argument("--against", metavar="TESTPMD_DLL",
                    help="A/B two Pmd builds: another TestPmd.dll (e.g. one built from an earlier commit) takes DPDK's place")
     p.add_argument("--pmd-devargs", default="", help="devargs added to Pmd's port (A side), e.g. vectorized=0")
+    p.add_argument("--pmd-eal", default="", help="EAL options added to Pmd's TestPmd (A side), e.g. --no-telemetry")
+    p.add_argument("--base-eal", default="", help="EAL options added to the --against TestPmd (B side)")
     p.add_argument("--base-devargs", default="", help="devargs added to the --against TestPmd's port (B side)")
     p.add_argument("--pci", help="a PCI address (e.g. a VF: 0000:3b:02.0) instead of virtio-user; no backend is started")
     p.add_argument("--json", default=os.path.join(ROOT, "artifacts/perf/throughput.json"))
