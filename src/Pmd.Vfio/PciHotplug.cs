@@ -99,14 +99,41 @@ public sealed class PciHotplug : IDisposable
     private EthPort? PortAt(PciAddress address) =>
         _registry.AllPorts.FirstOrDefault(p => p.Name == address.ToString() && p.State != PortState.Closed);
 
+    /// <summary>Bind attempts for a device that just appeared, <see cref="BindRetryDelay"/> apart.</summary>
+    private const int BindAttempts = 20;
+
+    private static readonly TimeSpan BindRetryDelay = TimeSpan.FromMilliseconds(50);
+
     private void Take(PciAddress address, string id, string why, string? driver)
     {
         if (PortAt(address) is not null) return;
-        var clock = Stopwatch.StartNew();
         VfioLog.HotplugTaking(_log, address.ToString(), id, why, driver ?? "none");
+        TryTake(address, Stopwatch.StartNew(), attempt: 1);
+    }
+
+    private void TryTake(PciAddress address, Stopwatch clock, int attempt)
+    {
+        if (PortAt(address) is not null) return;
         try
         {
             PciSysfs.BindToVfio(address);
+        }
+        catch (VfioException ex) when (attempt < BindAttempts && Directory.Exists(PciSysfs.DeviceDirectory(address)))
+        {
+            // The add uevent can come before the kernel has assigned the device's BARs (a device
+            // QEMU plugs back in after a cancelled migration); vfio-pci's probe then refuses it.
+            // The device is still there: try again shortly, from the control thread's timer.
+            VfioLog.HotplugBindRetry(_log, address.ToString(), attempt, ex.Message);
+            _registry.Control.Schedule(BindRetryDelay, () => TryTake(address, clock, attempt + 1));
+            return;
+        }
+        catch (Exception ex) when (ex is VfioException or IOException or UnauthorizedAccessException)
+        {
+            VfioLog.HotplugTakeFailed(_log, address.ToString(), ex.Message);   // expected failures: one line (see VfioLog)
+            return;
+        }
+        try
+        {
             var port = _registry.Attach(address.ToString());
             Taken++;
             VfioLog.HotplugAttached(_log, address.ToString(), port.PortId, clock.ElapsedMilliseconds);

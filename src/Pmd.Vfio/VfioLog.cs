@@ -36,6 +36,9 @@ internal static partial class VfioLog
     [LoggerMessage(EventId = 3102, EventName = "HotplugTakeFailed", Level = LogLevel.Warning, Message = "{Device} appeared but could not be taken: {Error}")]
     public static partial void HotplugTakeFailed(ILogger logger, string device, string error);
 
+    [LoggerMessage(EventId = 3104, EventName = "HotplugBindRetry", Level = LogLevel.Debug, Message = "{Device}: bind attempt {Attempt} failed, trying again: {Error}")]
+    public static partial void HotplugBindRetry(ILogger logger, string device, int attempt, string error);
+
     [LoggerMessage(EventId = 3103, EventName = "HotplugRemoved", Level = LogLevel.Warning, Message = "{Device} was removed while port {Port} used it")]
     public static partial void HotplugRemoved(ILogger logger, string device, ushort port);
 
