@@ -35,7 +35,7 @@ public unsafe class BurstBenchmarks
         (var rxRing, _rxDevice) = _rxRingMemory.Split(features);
         (var txRing, _txDevice) = _txRingMemory.Split(features);
         _rx = new VirtioRxQueue<SplitRing>(rxRing, _pool, transport, 0, 0, mergeable: true, guestCsum: false);
-        _tx = new VirtioTxQueue<SplitRing>(txRing, transport, 1, csum: false, indirect: false);
+        _tx = new VirtioTxQueue<SplitRing>(txRing, transport, 1, default(VirtioTxOffloads), indirect: false);
         _rx.Refill();
     }
 

@@ -41,6 +41,10 @@ internal static partial class FailoverLog
         Message = "{Port}: a datapath thread has been inside a {Direction} burst for 5 s; still waiting to let go of the primary")]
     public static partial void StillInBurst(ILogger logger, string port, string direction);
 
+    [LoggerMessage(EventId = 4009, EventName = "SoftwareOffloads", Level = LogLevel.Information,
+        Message = "{Port}: primary port {Primary} lacks offloads the port was configured with; done in software while it is used: TX {Tx}, RX {Rx}")]
+    public static partial void SoftwareOffloads(ILogger logger, string port, ushort primary, TxOffloads tx, RxOffloads rx);
+
     // ---- Auto-attach: 4100-4199 ----
 
     [LoggerMessage(EventId = 4100, EventName = "AutoAttached", Level = LogLevel.Information, Message = "created {Failover} over standby port {Port}")]

@@ -58,6 +58,10 @@ public sealed partial class FailoverPort
                 _machine.Move(FailoverState.StandbyOnly);
                 return;
             }
+            var config = Config!;
+            var txGap = SoftwareOffloads.TxGap(config, primary);
+            var rxGap = SoftwareOffloads.RxGap(config, primary);
+            if (txGap != TxOffloads.None || rxGap != RxOffloads.None) FailoverLog.SoftwareOffloads(_log, Name, primary.PortId, txGap, rxGap);
             bool up = primary.Link.Up;
             _machine.Move(up ? FailoverState.PrimaryActive : FailoverState.PrimaryLinkDown);
             PublishViews();

@@ -31,6 +31,10 @@ public sealed partial class FailoverPort : EthPort
     private EthPort? _primary;
     private readonly MacAnnouncement _announcement;
     private FailoverCounters _counters;
+    private SoftwareOffloads? _software;
+    // What the primary lacks of the configured offloads, done in software; written before the views that use it.
+    private TxOffloads _primaryTxGap;
+    private RxOffloads _primaryRxGap;
     private PortStats _retiredStats;
 
     /// <summary>Creates the failover port over <paramref name="standby"/>, which it claims.</summary>
@@ -72,15 +76,21 @@ public sealed partial class FailoverPort : EthPort
         {
             var standby = _standby.Info;
             var primary = Primary;
+            var primaryInfo = primary?.Info;
+            // As Linux's net_failover: what both devices do. An offload configured before a primary
+            // that lacks it came is done in software on that primary (SoftwareOffloads).
             return standby with
             {
                 DriverName = "net_failover",
+                RxOffloadCapabilities = standby.RxOffloadCapabilities & (primaryInfo?.RxOffloadCapabilities ?? standby.RxOffloadCapabilities),
+                TxOffloadCapabilities = standby.TxOffloadCapabilities & (primaryInfo?.TxOffloadCapabilities ?? standby.TxOffloadCapabilities),
                 Details =
                 [
                     new("failover state", _machine.State.ToString()),
                     new("standby", $"port {_standby.PortId} ({_standby.Name})"),
                     new("primary", primary is null ? "none" : $"port {primary.PortId} ({primary.Name})"),
                     new("tx on", _txPrimary is { } p ? $"primary port {p.PortId}" : $"standby port {_standby.PortId}"),
+                    new("software offloads", primary is null ? "none" : $"TX {_primaryTxGap}, RX {_primaryRxGap}"),
                 ],
             };
         }
@@ -93,7 +103,11 @@ public sealed partial class FailoverPort : EthPort
         if ((uint)queue >= (uint)guard.Queues) return 0;
         guard.Enter(queue);
         var primary = Volatile.Read(ref _rxPrimary);
-        if (primary is not null) n = primary.RxBurst(queue, mbufs);
+        if (primary is not null)
+        {
+            n = primary.RxBurst(queue, mbufs);
+            if (_primaryRxGap != RxOffloads.None && n > 0) SoftwareOffloads.VerifyRx(mbufs[..n]);
+        }
         guard.Exit(queue);
         if (n < mbufs.Length) n += _standby.RxBurst(queue, mbufs[n..]);
         ushort port = PortId;
@@ -106,8 +120,10 @@ public sealed partial class FailoverPort : EthPort
         var guard = _txGuard;
         if ((uint)queue >= (uint)guard.Queues) return 0;
         guard.Enter(queue);
-        var target = Volatile.Read(ref _txPrimary) ?? _standby;
-        int n = target.TxBurst(queue, mbufs);
+        var primary = Volatile.Read(ref _txPrimary);
+        int n = primary is not null && _primaryTxGap != TxOffloads.None
+            ? _software!.TxBurst(primary, queue, mbufs, _primaryTxGap)
+            : (primary ?? _standby).TxBurst(queue, mbufs);
         guard.Exit(queue);
         return n;
     }
@@ -182,6 +198,12 @@ public sealed partial class FailoverPort : EthPort
         var tx = FailoverStateMachine.TxOnPrimary(state) ? primary : null;
         var rx = FailoverStateMachine.RxPollsPrimary(state) ? primary : null;
         bool txTaken = _txPrimary is not null && tx is null, rxTaken = _rxPrimary is not null && rx is null;
+        if (primary is not null && Config is { } config && (tx is not null || rx is not null))
+        {
+            _primaryTxGap = SoftwareOffloads.TxGap(config, primary);
+            _primaryRxGap = SoftwareOffloads.RxGap(config, primary);
+            Thread.MemoryBarrier();
+        }
         Volatile.Write(ref _txPrimary, tx);
         Volatile.Write(ref _rxPrimary, rx);
         if (txTaken) WaitQuiescent(_txGuard, "TX");
@@ -198,6 +220,7 @@ public sealed partial class FailoverPort : EthPort
         _standby.Configure(config.Clone());
         _rxGuard = new QuiescentGuard(config.RxQueues);
         _txGuard = new QuiescentGuard(config.TxQueues);
+        _software = new SoftwareOffloads(config.TxQueues, config.RxPool!);
     }
 
     protected override void OnStart()
@@ -272,6 +295,10 @@ public sealed partial class FailoverPort : EthPort
         new("failover_last_fallback_ms", _counters.LastFallbackMs),
         new("failover_announcements_sent", _announcement.Sent),
         new("failover_announce_requests", _counters.AnnounceRequests),
+        new("failover_sw_checksums", _software?.Totals().Checksummed ?? 0),
+        new("failover_sw_tso_frames", _software?.Totals().Segmented ?? 0),
+        new("failover_sw_tso_segments", _software?.Totals().Segments ?? 0),
+        new("failover_sw_dropped", _software?.Totals().Dropped ?? 0),
         new("failover_last_release_tx_off_us", _counters.LastRelease.TxOff),
         new("failover_last_release_drained_us", _counters.LastRelease.Drained),
         new("failover_last_release_rx_off_us", _counters.LastRelease.RxOff),

@@ -14,6 +14,8 @@ internal static class VirtioDevArgs
     public static readonly DevArgKey QueueSize = new("queue_size", DevArgKind.PowerOfTwo, "descriptors per ring", 2, 32768, $"{DefaultQueueSize}");
     public static readonly DevArgKey InOrder = new("in_order", DevArgKind.Bool, "0: do not negotiate IN_ORDER", Default: "1");
     public static readonly DevArgKey MergeableRxBuffers = new("mrg_rxbuf", DevArgKind.Bool, "0: do not negotiate mergeable RX buffers", Default: "1");
+    public static readonly DevArgKey Checksum = new("csum", DevArgKind.Bool, "0: do not negotiate the checksum offloads (CSUM, GUEST_CSUM, and with them TSO)", Default: "1");
+    public static readonly DevArgKey Tso = new("tso", DevArgKind.Bool, "0: do not negotiate TSO and large receive (HOST_TSO4/6, GUEST_TSO4/6)", Default: "1");
     public static readonly DevArgKey Vectorized = new("vectorized", DevArgKind.Bool, "1: the rings' vectorized path (needs AVX), 0: the scalar one; absent: vectorized when the CPU has AVX");
 
     /// <summary>The <see cref="Vectorized"/> key: true or false when given, null (choose from the CPU) when absent.</summary>

@@ -24,6 +24,9 @@ public sealed class VirtioNetOptions
     /// <summary>Negotiate the checksum offloads (CSUM, GUEST_CSUM) when offered. Default true.</summary>
     public bool Checksum { get; init; } = true;
 
+    /// <summary>Negotiate TSO and large receive (HOST_TSO4/6, GUEST_TSO4/6) when offered (tso=1). Default true.</summary>
+    public bool Tso { get; init; } = true;
+
     /// <summary>
     /// The rings' vectorized path (vectorized=1): descriptors in one 16-byte store each, published
     /// once per batch, and IN_ORDER TX completions a batch at a time. False forces the scalar path;

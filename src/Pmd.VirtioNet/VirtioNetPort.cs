@@ -19,7 +19,11 @@ public sealed unsafe class VirtioNetPort : EthPort
     public const ulong SupportedFeatures =
         (1UL << Version1) | (1UL << Mac) | (1UL << Status) | (1UL << MrgRxBuf) | (1UL << CtrlVq) | (1UL << CtrlRx)
         | (1UL << Mq) | (1UL << VirtioFeatures.Mtu) | (1UL << Csum) | (1UL << GuestCsum) | (1UL << RingPacked) | (1UL << InOrder)
-        | (1UL << EventIdx) | (1UL << IndirectDesc) | (1UL << AnyLayout) | (1UL << Standby) | (1UL << GuestAnnounce);
+        | (1UL << EventIdx) | (1UL << IndirectDesc) | (1UL << AnyLayout) | (1UL << Standby) | (1UL << GuestAnnounce)
+        | (1UL << HostTso4) | (1UL << HostTso6) | (1UL << GuestTso4) | (1UL << GuestTso6);
+
+    /// <summary>The offload features, set on the device only when the port's configuration asks for what they do (as DPDK's virtio).</summary>
+    private const ulong TsoFeatures = (1UL << HostTso4) | (1UL << HostTso6), LroFeatures = (1UL << GuestTso4) | (1UL << GuestTso6);
 
     private readonly VirtioTransport _transport;
     private readonly VirtioNetOptions _options;
@@ -32,6 +36,8 @@ public sealed unsafe class VirtioNetPort : EthPort
     private VirtioTxQueue[] _tx = [];
     private DmaArena? _arena;
     private ulong _negotiated;
+    // What SetUpQueues set on the device: the negotiated features less the offloads the configuration does not use.
+    private ulong _active;
     private MacAddress _mac;
     private int _pairs;
     private int _maxPairs;
@@ -98,12 +104,15 @@ public sealed unsafe class VirtioNetPort : EthPort
         MaxRxDescriptors = _transport.MaxQueueSize,
         MaxTxDescriptors = _transport.MaxQueueSize,
         MaxMtu = Has(_negotiated, MrgRxBuf) ? 9000 : 1500,
-        RxOffloadCapabilities = (Has(_negotiated, GuestCsum) ? RxOffloads.Checksum : 0) | (Has(_negotiated, MrgRxBuf) ? RxOffloads.Scatter : 0),
-        TxOffloadCapabilities = (Has(_negotiated, Csum) ? TxOffloads.Checksum : 0) | TxOffloads.MultiSegment,
+        RxOffloadCapabilities = (Has(_negotiated, GuestCsum) ? RxOffloads.Checksum : 0) | (Has(_negotiated, MrgRxBuf) ? RxOffloads.Scatter : 0)
+            | ((_negotiated & LroFeatures) == LroFeatures ? RxOffloads.TcpLro : 0),
+        // The IPv4 header checksum has no virtio feature: the driver computes it (20 to 60 bytes).
+        TxOffloadCapabilities = (Has(_negotiated, Csum) ? TxOffloads.Checksum : 0) | TxOffloads.MultiSegment | TxOffloads.Ipv4Checksum
+            | ((_negotiated & TsoFeatures) == TsoFeatures ? TxOffloads.TcpTso : 0),
         Details =
         [
             new("transport", _transport.Description),
-            new("features", Describe(_negotiated)),
+            new("features", Describe(_running ? _active : _negotiated)),
             new("ring", UsesPackedRing ? "packed" : "split"),
             new("standby", IsStandby ? "yes" : "no"),
         ],
@@ -143,11 +152,16 @@ public sealed unsafe class VirtioNetPort : EthPort
         if (!_options.EventIndex) wanted &= ~Bit(EventIdx);
         if (!_options.IndirectDescriptors) wanted &= ~Bit(IndirectDesc);
         if (!_options.Checksum) wanted &= ~(Bit(Csum) | Bit(GuestCsum));
+        if (!_options.Tso) wanted &= ~(TsoFeatures | LroFeatures);
         ulong offered = _transport.DeviceFeatures;
         if (!Has(offered, Version1))
             throw new NotSupportedException($"{Name}: the device does not offer VIRTIO_F_VERSION_1; legacy devices are not supported");
         _negotiated = offered & (wanted | _transport.TransportFeatures);
         if (!Has(_negotiated, CtrlVq)) _negotiated &= ~(Bit(CtrlRx) | Bit(Mq));
+        // HOST_TSO needs CSUM and GUEST_TSO needs GUEST_CSUM (VIRTIO 5.1.3.1); coalesced frames
+        // of up to 64 KiB are taken only across mergeable buffers, never into 64 KiB ones.
+        if (!Has(_negotiated, Csum)) _negotiated &= ~TsoFeatures;
+        if (!Has(_negotiated, GuestCsum) || !Has(_negotiated, MrgRxBuf)) _negotiated &= ~LroFeatures;
         // Announcing is taken on only for a failover standby, whose owner answers the requests
         // (AnnounceRequest) on the path TX takes; a port nobody answers for keeps QEMU's own RARPs.
         // It needs a real control queue to ack on: a vhost-user backend has no hypervisor to ask.
@@ -198,7 +212,8 @@ public sealed unsafe class VirtioNetPort : EthPort
     private void SetUpQueues()
     {
         var config = Config!;
-        _transport.SetFeatures(_negotiated);
+        _active = ActiveFeatures(config);
+        _transport.SetFeatures(_active);
         _pairs = Math.Max(config.RxQueues, config.TxQueues);
         int size = RingSize(config);
         bool packed = UsesPackedRing;
@@ -242,6 +257,20 @@ public sealed unsafe class VirtioNetPort : EthPort
         _health = new QueueHealth(Name, rx, tx, Registry?.Control, _log, ResetAfterLastingStall);
     }
 
+    /// <summary>
+    /// The negotiated features less the offloads <paramref name="config"/> does not ask for: a
+    /// device with GUEST_CSUM may hand over frames whose checksum was never computed, and one
+    /// with GUEST_TSO frames of 64 KiB, which an app that did not ask cannot expect.
+    /// </summary>
+    private ulong ActiveFeatures(PortConfig config)
+    {
+        ulong features = _negotiated;
+        if ((config.RxOffloads & (RxOffloads.Checksum | RxOffloads.TcpLro)) == 0) features &= ~Bit(GuestCsum);
+        if ((config.RxOffloads & RxOffloads.TcpLro) == 0) features &= ~LroFeatures;
+        if ((config.TxOffloads & TxOffloads.TcpTso) == 0) features &= ~TsoFeatures;
+        return features;
+    }
+
     /// <summary>A device that serves its own control virtqueue (virtio-pci) needs one set up like the data rings.</summary>
     private bool NeedsControlQueue => Has(_negotiated, CtrlVq) && !_transport.EmulatesControlQueue;
 
@@ -275,15 +304,15 @@ public sealed unsafe class VirtioNetPort : EthPort
 
     private VirtioRxQueue CreateRxQueue(nint memory, int size, bool packed, RingFeatures features, int index, Mempool pool)
     {
-        bool mergeable = Has(_negotiated, MrgRxBuf), csum = Has(_negotiated, GuestCsum);
+        bool mergeable = Has(_active, MrgRxBuf), csum = Has(_active, GuestCsum), lro = (_active & LroFeatures) != 0;
         return packed
-            ? new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum)
-            : new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum);
+            ? new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro)
+            : new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
     }
 
     private VirtioTxQueue CreateTxQueue(nint memory, int size, bool packed, RingFeatures features, int index)
     {
-        bool csum = Has(_negotiated, Csum);
+        var offloads = new VirtioTxOffloads(Has(_active, Csum), Has(_active, HostTso4), Has(_active, HostTso6));
         var tables = default(IndirectTables);
         if (features.IndirectDescriptors)
         {
@@ -292,8 +321,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         }
         bool indirect = !tables.IsEmpty;
         return packed
-            ? new VirtioTxQueue<PackedRing>(new PackedRing((byte*)memory, size, features, tables), _transport, index, csum, indirect)
-            : new VirtioTxQueue<SplitRing>(new SplitRing((byte*)memory, size, features, tables), _transport, index, csum, indirect);
+            ? new VirtioTxQueue<PackedRing>(new PackedRing((byte*)memory, size, features, tables), _transport, index, offloads, indirect)
+            : new VirtioTxQueue<SplitRing>(new SplitRing((byte*)memory, size, features, tables), _transport, index, offloads, indirect);
     }
 
     protected override void OnStop()

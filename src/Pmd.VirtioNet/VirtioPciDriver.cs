@@ -15,7 +15,7 @@ public sealed class VirtioPciDriver : PciNicDriver
     public override string Name => "net_virtio";
 
     public override IReadOnlyList<DevArgKey> Keys { get; } =
-    [VirtioDevArgs.QueueSize, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Vectorized];
+    [VirtioDevArgs.QueueSize, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Checksum, VirtioDevArgs.Tso, VirtioDevArgs.Vectorized];
 
     /// <summary>The modern virtio-net id, and the transitional one (which also has the modern interface).</summary>
     public override IReadOnlyList<PciId> SupportedIds { get; } = [new(0x1af4, 0x1041), new(0x1af4, 0x1000)];
@@ -33,6 +33,8 @@ public sealed class VirtioPciDriver : PciNicDriver
                 PackedRing = true,
                 InOrder = args.GetBool(VirtioDevArgs.InOrder),
                 MergeableRxBuffers = args.GetBool(VirtioDevArgs.MergeableRxBuffers),
+                Checksum = args.GetBool(VirtioDevArgs.Checksum),
+                Tso = args.GetBool(VirtioDevArgs.Tso),
                 Vectorized = VirtioDevArgs.GetVectorized(args),
                 LoggerFactory = registry.LoggerFactory,
             });

@@ -17,7 +17,7 @@ public sealed class VirtioUserDriver : PmdDriver
     public override IReadOnlyList<DevArgKey> Keys { get; } =
     [
         VirtioDevArgs.Path, VirtioDevArgs.Server, VirtioDevArgs.Queues, VirtioDevArgs.QueueSize, VirtioDevArgs.Mac,
-        VirtioDevArgs.PackedRing, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Vectorized, VirtioDevArgs.Standby,
+        VirtioDevArgs.PackedRing, VirtioDevArgs.InOrder, VirtioDevArgs.MergeableRxBuffers, VirtioDevArgs.Checksum, VirtioDevArgs.Tso, VirtioDevArgs.Vectorized, VirtioDevArgs.Standby,
     ];
 
     public override EthPort Probe(DevArgs args, PortRegistry registry)
@@ -39,6 +39,8 @@ public sealed class VirtioUserDriver : PmdDriver
                 PackedRing = args.GetBool(VirtioDevArgs.PackedRing),
                 InOrder = args.GetBool(VirtioDevArgs.InOrder),
                 MergeableRxBuffers = args.GetBool(VirtioDevArgs.MergeableRxBuffers),
+                Checksum = args.GetBool(VirtioDevArgs.Checksum),
+                Tso = args.GetBool(VirtioDevArgs.Tso),
                 Vectorized = VirtioDevArgs.GetVectorized(args),
                 LoggerFactory = registry.LoggerFactory,
             });

@@ -22,6 +22,7 @@ public sealed partial class DpdkVhostBackend : IDisposable
     private bool _stopped;
 
     private readonly bool _client;
+    private static int s_files;
 
     private DpdkVhostBackend(Process process, string socket, bool client)
     {
@@ -46,19 +47,31 @@ public sealed partial class DpdkVhostBackend : IDisposable
     /// telemetry socket (dpdk-telemetry.py -f PREFIX); DPDK's default "rte" when null.
     /// </summary>
     public static DpdkVhostBackend Start(string socket, string forwardMode, int queues = 1, bool client = false,
-        int? txPacketLength = null, IEnumerable<string>? extraArgs = null, string? filePrefix = null)
+        int? txPacketLength = null, IEnumerable<string>? extraArgs = null, string? filePrefix = null,
+        string? vhostArgs = null, string? secondSocket = null, string? secondVhostArgs = null, IEnumerable<string>? commands = null)
     {
         string testpmd = NativeLayout.FindTool("dpdk-testpmd")
             ?? throw new InvalidOperationException("dpdk-testpmd is not installed: run tools/setup-host.sh (apt-get install dpdk)");
         if (!client && File.Exists(socket)) File.Delete(socket);
+        if (secondSocket is not null && File.Exists(secondSocket)) File.Delete(secondSocket);
         var args = new List<string> { "-oL", testpmd, "-l", "0-1", "--in-memory", "--no-pci", "--log-level=lib.eal:error" };
         if (PageSizes.FreeHugePages < 300) args.AddRange(["--no-huge", "-m", "512"]);
         if (filePrefix is not null) args.AddRange(["--file-prefix", filePrefix]);
-        args.AddRange(["--vdev", $"net_vhost0,iface={socket},queues={queues}{(client ? ",client=1" : "")}", "--",
+        args.AddRange(["--vdev", $"net_vhost0,iface={socket},queues={queues}{(client ? ",client=1" : "")}{vhostArgs}"]);
+        // A second vhost port: testpmd forwards between the two (0 to 1 and 1 to 0).
+        if (secondSocket is not null) args.AddRange(["--vdev", $"net_vhost1,iface={secondSocket},queues={queues}{secondVhostArgs}"]);
+        args.AddRange(["--",
             $"--forward-mode={forwardMode}", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}",
             "--total-num-mbufs=32768", "--disable-link-check"]);
         if (txPacketLength is int len) args.Add($"--txpkts={len}");
         if (extraArgs is not null) args.AddRange(extraArgs);
+        if (commands is not null)
+        {
+            // Run at start, before forwarding begins: e.g. "port stop all", "csum set tcp hw 1", "port start all".
+            string file = Path.Combine(Path.GetTempPath(), $"pmd-testpmd-{Environment.ProcessId}-{Interlocked.Increment(ref s_files)}.cmd");
+            File.WriteAllLines(file, commands);
+            args.Add($"--cmdline-file={file}");
+        }
 
         var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var a in args) psi.ArgumentList.Add(a);

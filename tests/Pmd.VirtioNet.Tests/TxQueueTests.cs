@@ -17,7 +17,7 @@ public sealed unsafe class TxQueueTests : IDisposable
     public TxQueueTests()
     {
         (var ring, _device) = _ringMemory.Split(new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
-        _tx = new VirtioTxQueue<SplitRing>(ring, new NullTransport(), 1, csum: true, indirect: false);
+        _tx = new VirtioTxQueue<SplitRing>(ring, new NullTransport(), 1, new VirtioTxOffloads(Checksum: true, Tso4: true, Tso6: true), indirect: false);
     }
 
     public void Dispose()
@@ -32,7 +32,7 @@ public sealed unsafe class TxQueueTests : IDisposable
     {
         var m = _pool.Alloc();
         m.Append(64).Fill(0xAB);
-        m.Flags = flags;
+        m.Flags = flags == 0 ? 0 : flags | OffloadFlags.TxIpv4;
         m.L2Length = 14;
         m.L3Length = 20;
         return m;

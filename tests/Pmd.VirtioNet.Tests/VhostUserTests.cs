@@ -270,7 +270,7 @@ public sealed class VhostUserTests
     [InlineData("net_virtio_user0,path=/tmp/x,queues=17", "net_virtio_user0: 'queues=17' is not an integer from 1 to 16")]
     [InlineData("net_virtio_user0,path=/tmp/x,queue_size=100", "net_virtio_user0: 'queue_size=100' is not a power of two from 2 to 32768")]
     [InlineData("net_virtio_user0,path=/tmp/x,vectorized=2", "net_virtio_user0: 'vectorized=2' must be 0 or 1")]
-    [InlineData("net_virtio_user0,path=/tmp/x,packed=1", "net_virtio_user0: unknown key 'packed' for net_virtio_user (known keys: path, server, queues, queue_size, mac, packed_vq, in_order, mrg_rxbuf, vectorized, standby)")]
+    [InlineData("net_virtio_user0,path=/tmp/x,packed=1", "net_virtio_user0: unknown key 'packed' for net_virtio_user (known keys: path, server, queues, queue_size, mac, packed_vq, in_order, mrg_rxbuf, csum, tso, vectorized, standby)")]
     public void Bad_devargs_are_rejected_before_any_connection(string devargs, string message)
     {
         VirtioUserDriver.Register();

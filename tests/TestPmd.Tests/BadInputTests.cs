@@ -12,7 +12,7 @@ public sealed class BadInputTests
         { ["-l", "0-1", "--", "--burst", "513"], "testpmd: invalid value '513' for --burst: expected an integer in 1..512", 2 },
         {
             ["--vdev", "net_virtio_user0,pth=/tmp/x.sock", "-l", "0-1"],
-            "testpmd: net_virtio_user0: unknown key 'pth' for net_virtio_user (known keys: path, server, queues, queue_size, mac, packed_vq, in_order, mrg_rxbuf, vectorized, standby)",
+            "testpmd: net_virtio_user0: unknown key 'pth' for net_virtio_user (known keys: path, server, queues, queue_size, mac, packed_vq, in_order, mrg_rxbuf, csum, tso, vectorized, standby)",
             2
         },
         { ["--vdev", "net_bogus0,path=/tmp/x.sock", "-l", "0-1"], "testpmd: net_bogus0: no driver named 'net_bogus' (known: net_e1000e, net_failover, net_virtio, net_virtio_user)", 2 },

@@ -45,6 +45,7 @@ internal abstract class ForwardEngine
         ForwardMode.TxOnly => new TxOnlyEngine(),
         ForwardMode.FlowGen => new FlowGenEngine(),
         ForwardMode.IcmpEcho => new IcmpEchoEngine(),
+        ForwardMode.Csum => new CsumEngine(),
         _ => throw new ArgumentOutOfRangeException(nameof(mode)),
     };
 }

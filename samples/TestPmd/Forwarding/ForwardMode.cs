@@ -1,6 +1,6 @@
 namespace Pmd.TestPmd.Forwarding;
 
-/// <summary>testpmd's forwarding modes that make sense without offload-specific hardware.</summary>
+/// <summary>testpmd's forwarding modes that make sense without offload-specific hardware, and csum.</summary>
 internal enum ForwardMode
 {
     Io,
@@ -10,11 +10,12 @@ internal enum ForwardMode
     TxOnly,
     FlowGen,
     IcmpEcho,
+    Csum,
 }
 
 internal static class ForwardModes
 {
-    public const string Names = "io, mac, macswap, rxonly, txonly, flowgen, icmpecho";
+    public const string Names = "io, mac, macswap, rxonly, txonly, flowgen, icmpecho, csum";
 
     public static bool TryParse(string text, out ForwardMode mode)
     {
@@ -27,6 +28,7 @@ internal static class ForwardModes
             case "txonly": mode = ForwardMode.TxOnly; return true;
             case "flowgen": mode = ForwardMode.FlowGen; return true;
             case "icmpecho": mode = ForwardMode.IcmpEcho; return true;
+            case "csum": mode = ForwardMode.Csum; return true;
             default: mode = default; return false;
         }
     }
@@ -40,6 +42,7 @@ internal static class ForwardModes
         ForwardMode.TxOnly => "txonly",
         ForwardMode.FlowGen => "flowgen",
         ForwardMode.IcmpEcho => "icmpecho",
+        ForwardMode.Csum => "csum",
         _ => mode.ToString(),
     };
 }

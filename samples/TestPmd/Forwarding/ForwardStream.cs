@@ -30,6 +30,12 @@ internal sealed class ForwardStream(EthPort rxPort, int rxQueue, EthPort txPort,
     /// <summary>The frame txonly and flowgen copy into each mbuf (built once, at start).</summary>
     public UdpFrameTemplate? Template { get; init; }
 
+    /// <summary>What csum asks of the TX port ("csum set", "tso set"); null: nothing.</summary>
+    public TxOffloadSettings? TxOffload { get; init; }
+
+    /// <summary>--txpkts as a list: the length of each segment of a txonly frame; null: one segment.</summary>
+    public int[]? TxSegments { get; init; }
+
     /// <summary>flowgen's next flow number; only the owning lcore touches it.</summary>
     public int NextFlow;
 
@@ -41,6 +47,9 @@ internal sealed class ForwardStream(EthPort rxPort, int rxQueue, EthPort txPort,
     public ulong TxDropped;
     /// <summary>icmpecho: received frames that were not a request it answers (freed).</summary>
     public ulong RxIgnored;
+    /// <summary>csum: received frames whose IP or L4 checksum the RX port reported bad.</summary>
+    public ulong RxBadIpChecksum;
+    public ulong RxBadL4Checksum;
 
     public ulong ReadRx() => Volatile.Read(ref RxPackets);
     public ulong ReadTx() => Volatile.Read(ref TxPackets);

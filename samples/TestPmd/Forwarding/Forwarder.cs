@@ -15,6 +15,7 @@ internal sealed class ForwardRun(IReadOnlyList<EthPort> ports, IReadOnlyList<For
     public Dictionary<ushort, PortStats> StatsAtStart { get; } = statsAtStart;
     public Stopwatch Clock { get; } = Stopwatch.StartNew();
     public TimeSpan Elapsed { get; set; }
+    public ForwardMode Mode { get; init; }
 }
 
 /// <summary>
@@ -24,6 +25,15 @@ internal sealed class ForwardRun(IReadOnlyList<EthPort> ports, IReadOnlyList<For
 /// </summary>
 internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions options, IReadOnlyList<int> forwardingLcores)
 {
+    /// <summary>"csum set" and "tso set", per TX port id.</summary>
+    public Dictionary<ushort, TxOffloadSettings> TxOffloads { get; } = [];
+
+    public TxOffloadSettings TxOffloadsFor(ushort port)
+    {
+        if (!TxOffloads.TryGetValue(port, out var s)) TxOffloads[port] = s = new TxOffloadSettings();
+        return s;
+    }
+
     private List<LcoreThread> _lcores = [];
 
     public ForwardMode Mode { get; set; } = options.Mode;
@@ -48,8 +58,11 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
         var ports = ForwardingPorts();
         if (ports.Count == 0) throw new InvalidOperationException("no started port to forward on (attach one with --vdev or 'port attach')");
 
+        if (Mode == ForwardMode.FlowGen && options.TxSegments is not null)
+            throw new InvalidOperationException("flowgen sends one-segment frames: give --txpkts one length");
         var engine = ForwardEngine.For(Mode);
-        var streams = StreamLayout.Build(ports, options.RxQueues, options.TxQueues, options.EthPeers, pool, options.TxPacketLength, withTemplates: true);
+        var streams = StreamLayout.Build(ports, options.RxQueues, options.TxQueues, options.EthPeers, pool, options.TxPacketLength, withTemplates: true,
+            offloads: TxOffloadsFor, txSegments: options.TxSegments);
         var cores = forwardingLcores.Take(options.ForwardingCores).ToList();
         var layout = StreamLayout.Spread(streams, cores);
 
@@ -73,7 +86,7 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
 
         var threads = new List<LcoreThread>(layout.Count);
         foreach (var (lcore, mine) in layout) threads.Add(new LcoreThread(lcore, engine, mine, options.Burst, pool, options.RecordCoreCycles));
-        var run = new ForwardRun(ports, streams, atStart);
+        var run = new ForwardRun(ports, streams, atStart) { Mode = Mode };
         foreach (var t in threads)
         {
             if (!t.Start())

@@ -16,7 +16,8 @@ internal static class StreamLayout
     public static int PeerIndex(int index, int count) => (index ^ 1) < count ? index ^ 1 : index;
 
     public static List<ForwardStream> Build(IReadOnlyList<EthPort> ports, int rxQueues, int txQueues,
-        IReadOnlyDictionary<int, MacAddress> peers, Mempool pool, int txPacketLength, bool withTemplates)
+        IReadOnlyDictionary<int, MacAddress> peers, Mempool pool, int txPacketLength, bool withTemplates,
+        Func<ushort, TxOffloadSettings?>? offloads = null, int[]? txSegments = null)
     {
         var streams = new List<ForwardStream>();
         for (int i = 0; i < ports.Count; i++)
@@ -33,6 +34,8 @@ internal static class StreamLayout
                     Pool = pool,
                     // Templates are built for every mode so that tx_first can send from any of them.
                     Template = withTemplates ? new UdpFrameTemplate(txPacketLength, tx.MacAddress, peer) : null,
+                    TxOffload = offloads?.Invoke(tx.PortId),
+                    TxSegments = txSegments,
                 });
             }
         }

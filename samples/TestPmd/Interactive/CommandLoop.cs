@@ -122,6 +122,18 @@ internal sealed class CommandLoop(Session session, TextReader input)
                 case ["show", "capture"]:
                     CaptureCommand.Show(session.Capture, _out);
                     break;
+                case ["csum", "set", var what, var where, var which]:
+                    OffloadCommand.SetChecksum(session, what, where, which, _out);
+                    break;
+                case ["csum", "show", var which]:
+                    OffloadCommand.ShowChecksum(session, which, _out);
+                    break;
+                case ["tso", "set", var size, var which]:
+                    OffloadCommand.SetTso(session, size, which, _out);
+                    break;
+                case ["tso", "show", var which]:
+                    OffloadCommand.ShowTso(session, which, _out);
+                    break;
                 case ["port", "start", var which]:
                     ForEachPort(which, p => { p.Start(); _out.WriteLine($"Port {p.PortId}: started"); });
                     break;
@@ -206,7 +218,11 @@ internal sealed class CommandLoop(Session session, TextReader input)
           show port info|stats|xstats all|N
           show port summary
           clear port stats all|N
-          set fwd io|mac|macswap|rxonly|txonly|flowgen|icmpecho
+          set fwd io|mac|macswap|rxonly|txonly|flowgen|icmpecho|csum
+          csum set ip|tcp|udp hw|sw N    csum mode: that checksum by the port (hw) or by the engine (sw); port stopped
+          csum show N
+          tso set SIZE N                  csum mode: TCP frames longer than SIZE payload bytes go out with TSO (0: off)
+          tso show N
           set promisc all|N on|off        accept unicast frames for any MAC
           set allmulti all|N on|off       accept every multicast frame
           port attach DEVARGS             e.g. port attach net_virtio_user1,path=/tmp/vhost1.sock

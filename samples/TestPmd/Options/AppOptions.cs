@@ -20,6 +20,10 @@ internal sealed class AppOptions
 
     public ForwardMode Mode { get; private set; } = ForwardMode.Io;
     public int TxPacketLength { get; private set; } = 64;
+    /// <summary>--txpkts=A,B,...: the segment lengths of a txonly frame (null: one segment of TxPacketLength).</summary>
+    public int[]? TxSegments { get; private set; }
+    /// <summary>--enable-rx-cksum, --enable-lro: the RX offloads every port is configured with.</summary>
+    public RxOffloads RxOffloads { get; private set; }
     public int Burst { get; private set; } = 32;
     public int RxQueues { get; private set; } = 1;
     public int TxQueues { get; private set; } = 1;
@@ -54,6 +58,26 @@ internal sealed class AppOptions
     /// <summary>--eth-peer: the destination MAC the mac engine writes, per TX port.</summary>
     public Dictionary<int, MacAddress> EthPeers { get; } = [];
 
+    /// <summary>Largest frame --txpkts may add up to, and one segment's largest length (a 2 KiB mbuf's data room).</summary>
+    public const int MaxTxPacketLength = 65535, MaxTxSegmentLength = 2048, MaxTxSegments = 64;
+
+    /// <summary>--txpkts=N or --txpkts=A,B,...: DPDK's list of segment lengths, the first holding the headers.</summary>
+    private void ParseTxSegments(string flag, string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > MaxTxSegments) throw new UsageException($"{flag}: {parts.Length} segments, at most {MaxTxSegments}");
+        var lengths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], out lengths[i]) || lengths[i] < (i == 0 ? MinTxPacketLength : 1) || lengths[i] > MaxTxSegmentLength)
+                throw new UsageException($"{flag}: segment {i} length '{parts[i]}' must be {(i == 0 ? MinTxPacketLength : 1)}..{MaxTxSegmentLength}");
+        }
+        int total = lengths.Sum();
+        if (total > MaxTxPacketLength) throw new UsageException($"{flag}: {total} bytes in all, at most {MaxTxPacketLength}");
+        TxPacketLength = total;
+        TxSegments = lengths.Length > 1 ? lengths : null;
+    }
+
     public static AppOptions Parse(IReadOnlyList<string> args)
     {
         var o = new AppOptions();
@@ -69,7 +93,9 @@ internal sealed class AppOptions
                         throw new UsageException($"invalid forward mode '{mode}' (expected one of: {ForwardModes.Names})");
                     o.Mode = m;
                     break;
-                case "--txpkts": o.TxPacketLength = r.IntValue(flag, MinTxPacketLength, 2048); break;
+                case "--txpkts": o.ParseTxSegments(flag, r.Value(flag)); break;
+                case "--enable-rx-cksum": r.RejectValue(flag); o.RxOffloads |= RxOffloads.Checksum; break;
+                case "--enable-lro": r.RejectValue(flag); o.RxOffloads |= RxOffloads.TcpLro; break;
                 case "--burst": o.Burst = r.IntValue(flag, 1, MaxBurst); break;
                 case "--rxq": o.RxQueues = r.IntValue(flag, 1, 1024); break;
                 case "--txq": o.TxQueues = r.IntValue(flag, 1, 1024); break;

@@ -28,7 +28,11 @@ internal static class Usage
           --tx-first              send one burst per stream before forwarding starts
           --record-core-cycles    time busy bursts; print the CPU cost per packet on stop
           --forward-mode=MODE     io (default), mac, macswap, rxonly, txonly, flowgen, icmpecho
-          --txpkts=N              txonly/flowgen frame size in bytes (default 64)
+          --forward-mode=csum     also: checksums and TSO as 'csum set' and 'tso set' say, per TX port
+          --txpkts=N[,N...]       txonly/flowgen frame size in bytes (default 64); a list: txonly's
+                                  segment lengths, each up to 2048, the headers in the first
+          --enable-rx-cksum       RX checksum offload on every port (the verdicts csum counts)
+          --enable-lro            large receive (TCP coalescing) on every port
           --burst=N               packets per burst, 1..512 (default 32)
           --rxq=N, --txq=N        queues per port (default 1)
           --rxd=N, --txd=N        descriptors per queue (default: the driver's)

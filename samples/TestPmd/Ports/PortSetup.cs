@@ -48,6 +48,7 @@ internal static class PortSetup
                 RxDescriptors = options.RxDescriptors,
                 TxDescriptors = options.TxDescriptors,
                 RxPool = pool,
+                RxOffloads = options.RxOffloads,
             });
             // Before start, as DPDK's testpmd does: the driver sizes its receive path for it.
             if (options.Mtu is int mtu) port.SetMtu(mtu);

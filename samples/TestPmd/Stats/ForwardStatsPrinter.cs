@@ -34,6 +34,17 @@ internal static class ForwardStatsPrinter
             w.WriteLine();
             w.WriteLine($"  ---------------------- Forward statistics for port {port.PortId}  ----------------------");
             WriteCounts(w, rx, rxDropped, tx, txDropped);
+            if (run.Mode == ForwardMode.Csum)
+            {
+                ulong badIp = 0, badL4 = 0;
+                foreach (var s in run.Streams)
+                {
+                    if (s.RxPortId != port.PortId) continue;
+                    badIp += Volatile.Read(ref s.RxBadIpChecksum);
+                    badL4 += Volatile.Read(ref s.RxBadL4Checksum);
+                }
+                w.WriteLine($"  Bad-ipcsum: {badIp,-14} Bad-l4csum: {badL4,-14}");
+            }
             w.WriteLine("  ----------------------------------------------------------------------------");
             rxAll += rx; rxDropAll += rxDropped; txAll += tx; txDropAll += txDropped;
         }

@@ -138,6 +138,10 @@ public abstract class EthPort : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(config), $"port {PortId}: {config.RxQueues} RX queues asked, {info.MaxRxQueues} at most");
             if (config.TxQueues < 1 || config.TxQueues > info.MaxTxQueues)
                 throw new ArgumentOutOfRangeException(nameof(config), $"port {PortId}: {config.TxQueues} TX queues asked, {info.MaxTxQueues} at most");
+            if ((config.RxOffloads & ~info.RxOffloadCapabilities) is var rx and not RxOffloads.None)
+                throw new NotSupportedException($"port {PortId} ({Name}): RX offloads {rx} asked, the port offers {info.RxOffloadCapabilities}");
+            if ((config.TxOffloads & ~info.TxOffloadCapabilities) is var tx and not TxOffloads.None)
+                throw new NotSupportedException($"port {PortId} ({Name}): TX offloads {tx} asked, the port offers {info.TxOffloadCapabilities}");
             OnConfigure(config);
             Config = config;
             State = PortState.Configured;

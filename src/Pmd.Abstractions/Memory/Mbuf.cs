@@ -104,6 +104,26 @@ public readonly unsafe struct Mbuf : IEquatable<Mbuf>
         set => _h->TxOffload = (_h->TxOffload & ~(0x1FFUL << 7)) | (((ulong)value & 0x1FF) << 7);
     }
 
+    /// <summary>Layer-4 header length for TSO (DPDK's l4_len, 8 bits).</summary>
+    public int L4Length
+    {
+        get => (int)((_h->TxOffload >> 16) & 0xFF);
+        set => _h->TxOffload = (_h->TxOffload & ~(0xFFUL << 16)) | (((ulong)value & 0xFF) << 16);
+    }
+
+    /// <summary>
+    /// TX: the payload bytes of each segment TSO makes (DPDK's tso_segsz). RX with
+    /// <see cref="OffloadFlags.RxLro"/>: the payload size of the segments the device coalesced.
+    /// </summary>
+    public int TsoSegmentSize
+    {
+        get => (int)((_h->TxOffload >> 24) & 0xFFFF);
+        set => _h->TxOffload = (_h->TxOffload & ~(0xFFFFUL << 24)) | (((ulong)value & 0xFFFF) << 24);
+    }
+
+    /// <summary>L2Length + L3Length + L4Length: the headers each TSO segment repeats.</summary>
+    public int HeaderLength => (int)((_h->TxOffload & 0x7F) + ((_h->TxOffload >> 7) & 0x1FF) + ((_h->TxOffload >> 16) & 0xFF));
+
     public int RefCount => Volatile.Read(ref _h->RefCnt);
 
     public Mbuf Next

@@ -6,6 +6,10 @@ public static class VirtioFeatures
     public const int Csum = 0;
     public const int GuestCsum = 1;
     public const int Mtu = 3;
+    public const int GuestTso4 = 7;
+    public const int GuestTso6 = 8;
+    public const int HostTso4 = 11;
+    public const int HostTso6 = 12;
     public const int Mac = 5;
     public const int MrgRxBuf = 15;
     public const int Status = 16;
@@ -33,7 +37,8 @@ public static class VirtioFeatures
 
     private static readonly (int Bit, string Name)[] s_names =
     [
-        (Csum, "CSUM"), (GuestCsum, "GUEST_CSUM"), (Mtu, "MTU"), (Mac, "MAC"), (MrgRxBuf, "MRG_RXBUF"), (Status, "STATUS"),
+        (Csum, "CSUM"), (GuestCsum, "GUEST_CSUM"), (Mtu, "MTU"), (GuestTso4, "GUEST_TSO4"), (GuestTso6, "GUEST_TSO6"), (HostTso4, "HOST_TSO4"), (HostTso6, "HOST_TSO6"),
+        (Mac, "MAC"), (MrgRxBuf, "MRG_RXBUF"), (Status, "STATUS"),
         (CtrlVq, "CTRL_VQ"), (CtrlRx, "CTRL_RX"), (CtrlVlan, "CTRL_VLAN"), (GuestAnnounce, "GUEST_ANNOUNCE"), (Mq, "MQ"),
         (CtrlMacAddr, "CTRL_MAC_ADDR"), (AnyLayout, "ANY_LAYOUT"), (IndirectDesc, "INDIRECT_DESC"), (EventIdx, "EVENT_IDX"),
         (ProtocolFeatures, "PROTOCOL_FEATURES"), (Version1, "VERSION_1"), (AccessPlatform, "ACCESS_PLATFORM"),

@@ -12,6 +12,7 @@ internal struct VirtioNetHeader
     public const int Size = 12;
     public const byte NeedsCsum = 1;
     public const byte DataValid = 2;
+    public const byte GsoNone = 0, GsoTcpV4 = 1, GsoTcpV6 = 4;
 
     public byte Flags;
     public byte GsoType;

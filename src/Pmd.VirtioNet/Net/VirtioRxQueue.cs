@@ -54,12 +54,13 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
     private readonly ushort _portId;
     private readonly bool _mergeable;
     private readonly bool _guestCsum;
+    private readonly bool _lro;
     private readonly Mbuf[] _scratch = new Mbuf[RefillBatch];
     private Mbuf _partialHead;
     private Mbuf _partialTail;
     private int _partialRemaining;
 
-    public VirtioRxQueue(TRing ring, Mempool pool, VirtioTransport transport, int virtqueue, ushort portId, bool mergeable, bool guestCsum)
+    public VirtioRxQueue(TRing ring, Mempool pool, VirtioTransport transport, int virtqueue, ushort portId, bool mergeable, bool guestCsum, bool lro = false)
     {
         _ring = ring;
         _pool = pool;
@@ -68,6 +69,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         _portId = portId;
         _mergeable = mergeable;
         _guestCsum = guestCsum;
+        _lro = lro;
         _ring.SuppressInterrupts();
     }
 
@@ -146,6 +148,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         m.PacketLength = frame;
         m.Port = _portId;
         if (_guestCsum) m.Flags = ChecksumFlags(header->Flags);
+        if (_lro && header->GsoType != VirtioNetHeader.GsoNone) MarkCoalesced(m, header);
         int buffers = _mergeable ? header->NumBuffers : 1;
         if (buffers < 1 || buffers > _ring.Size)
         {
@@ -190,6 +193,14 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         _partialHead.Free();
         _partialHead = default;
         _partialRemaining = 0;
+    }
+
+    /// <summary>A frame the device coalesced (GUEST_TSO4/6): the app learns so, and the segments' size, as from DPDK's LRO.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkCoalesced(Mbuf m, VirtioNetHeader* header)
+    {
+        m.Flags |= OffloadFlags.RxLro;
+        m.TsoSegmentSize = header->GsoSize;
     }
 
     private static OffloadFlags ChecksumFlags(byte flags) =>

@@ -50,17 +50,17 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     private TRing _ring;
     private readonly VirtioTransport _transport;
     private readonly int _virtqueue;
-    private readonly bool _csum;
+    private readonly VirtioTxOffloads _offloads;
 
     private readonly bool _indirect;
 
-    public VirtioTxQueue(TRing ring, VirtioTransport transport, int virtqueue, bool csum, bool indirect)
+    public VirtioTxQueue(TRing ring, VirtioTransport transport, int virtqueue, VirtioTxOffloads offloads, bool indirect)
     {
         _indirect = indirect;
         _ring = ring;
         _transport = transport;
         _virtqueue = virtqueue;
-        _csum = csum;
+        _offloads = offloads;
         _ring.SuppressInterrupts();
     }
 
@@ -97,7 +97,14 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
                 m.Free();
                 continue;
             }
-            WriteHeader((VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size), m);
+            if (!WriteHeader((VirtioNetHeader*)(m.DataPointer - VirtioNetHeader.Size), m))
+            {
+                // An offload that cannot be honored (lengths that do not fit, TSO not negotiated):
+                // sending it would put a wrong frame on the wire.
+                Stats.Dropped++;
+                m.Free();
+                continue;
+            }
             ulong first = m.DataIova - VirtioNetHeader.Size;
             uint firstLength = (uint)(m.DataLength + VirtioNetHeader.Size);
             if (segments == 1)
@@ -135,28 +142,19 @@ internal sealed unsafe class VirtioTxQueue<TRing> : VirtioTxQueue where TRing : 
     }
 
     /// <summary>
-    /// Writes the virtio-net header in front of the frame, but only where it differs from what is
-    /// there. A recycled mbuf usually holds the same header from its last trip, and the device has
-    /// read that cache line since: a store would have to take the line back from the device's core,
-    /// a load does not. (DPDK's driver skips the store for the same reason.)
+    /// Writes the virtio-net header in front of the frame. A packet without offloads gets a zero
+    /// header, stored only where it differs from what is there: a recycled mbuf usually holds the
+    /// same header from its last trip, and the device has read that cache line since, so a store
+    /// would have to take the line back from the device's core, a load does not. (DPDK's driver
+    /// skips the store for the same reason.) Offloads take <see cref="VirtioTxOffload"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteHeader(VirtioNetHeader* header, Mbuf m)
+    private bool WriteHeader(VirtioNetHeader* header, Mbuf m)
     {
-        ulong front = 0; // flags, gso_type, hdr_len, gso_size, csum_start: little-endian in 8 bytes
-        uint back = 0;   // csum_offset, num_buffers
-        if (_csum)
-        {
-            var l4 = m.Flags & OffloadFlags.TxL4Mask;
-            if (l4 != 0)
-            {
-                front = VirtioNetHeader.NeedsCsum | (ulong)(ushort)(m.L2Length + m.L3Length) << 48;
-                // Where the checksum field sits in the L4 header: UDP at 6, TCP at 16.
-                back = l4 == OffloadFlags.TxUdpChecksum ? 6u : 16u;
-            }
-        }
-        if (Unsafe.ReadUnaligned<ulong>(header) != front) Unsafe.WriteUnaligned(header, front);
-        if (Unsafe.ReadUnaligned<uint>((byte*)header + 8) != back) Unsafe.WriteUnaligned((byte*)header + 8, back);
+        if ((m.Flags & OffloadFlags.TxOffloadMask) != 0) return VirtioTxOffload.WriteHeader(header, m, _offloads);
+        if (Unsafe.ReadUnaligned<ulong>(header) != 0) Unsafe.WriteUnaligned(header, 0UL);
+        if (Unsafe.ReadUnaligned<uint>((byte*)header + 8) != 0) Unsafe.WriteUnaligned((byte*)header + 8, 0u);
+        return true;
     }
 
     public override void Cleanup()
