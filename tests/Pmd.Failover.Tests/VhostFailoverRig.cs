@@ -21,13 +21,15 @@ internal sealed class VhostFailoverRig : IDisposable
     private readonly Mbuf[] _rx = new Mbuf[32];
     private uint _seq;
 
-    public VhostFailoverRig(string mode = "macswap")
+    /// <param name="config">The failover port's configuration (its RxPool is set here); default: no offloads.</param>
+    /// <param name="standbyBackendArgs">Appended to backend A's net_vhost0 devargs (e.g. ",tso=1").</param>
+    public VhostFailoverRig(string mode = "macswap", PortConfig? config = null, string? standbyBackendArgs = null)
     {
         VirtioUserDriver.Register();
         SocketA = $"/tmp/pmd-fo-{Environment.ProcessId}-{_id}-a.sock";
         SocketB = $"/tmp/pmd-fo-{Environment.ProcessId}-{_id}-b.sock";
         Mode = mode;
-        BackendA = DpdkVhostBackend.Start(SocketA, mode);
+        BackendA = DpdkVhostBackend.Start(SocketA, mode, vhostArgs: standbyBackendArgs);
         BackendB = DpdkVhostBackend.Start(SocketB, mode);
         Pool = Mempool.Create($"fo{_id}", 16384);
         Registry = new PortRegistry();
@@ -35,7 +37,9 @@ internal sealed class VhostFailoverRig : IDisposable
         Assert.True(Standby.IsFailoverStandby, "the standby did not negotiate VIRTIO_NET_F_STANDBY");
         Failover = new FailoverPort("net_failover0", Standby, Registry);
         Registry.Add(Failover);
-        Failover.Configure(new PortConfig { RxPool = Pool });
+        config ??= new PortConfig();
+        config.RxPool = Pool;
+        Failover.Configure(config);
         Failover.Start();
     }
 
@@ -52,9 +56,10 @@ internal sealed class VhostFailoverRig : IDisposable
     public long Received { get; private set; }
 
     /// <summary>Attaches a port on backend B with the standby's MAC and waits until TX uses it.</summary>
-    public EthPort AttachPrimary()
+    /// <param name="devargs">Appended to the primary's devargs (e.g. ",csum=0,tso=0" for one without offloads).</param>
+    public EthPort AttachPrimary(string devargs = "")
     {
-        var primary = Registry.Attach($"net_virtio_user1,path={SocketB},mac={Mac}");
+        var primary = Registry.Attach($"net_virtio_user1,path={SocketB},mac={Mac}{devargs}");
         WaitFor(() => Failover.Primary == primary && Failover.FailoverState == FailoverState.PrimaryActive && TxOnPrimary, TimeSpan.FromSeconds(10), "the primary to become active");
         return primary;
     }

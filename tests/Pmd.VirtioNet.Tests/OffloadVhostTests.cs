@@ -179,4 +179,62 @@ public sealed class OffloadVhostTests
         Assert.Equal(OffloadFlags.RxL4ChecksumNone, received[0].Flags & OffloadFlags.RxL4ChecksumMask);
         TcpFrames.Check(received[0].Bytes, ipv6: false, checksumPartial: true);
     }
+
+    [Theory]
+    [MemberData(nameof(Rings))]
+    public void The_offloaded_datapath_allocates_nothing_over_a_million_packets(string ring)
+    {
+        // Every frame asks for the IPv4 and TCP checksums, every eighth is a two-segment TSO frame;
+        // B takes RX checksum status. Frames are made from a template without allocating.
+        using var rig = new Rig("io", new PortConfig { TxOffloads = TxOffloads.TcpChecksum | TxOffloads.Ipv4Checksum | TxOffloads.TcpTso | TxOffloads.MultiSegment },
+            new PortConfig { RxOffloads = RxOffloads.Checksum }, ring, vhostArgs: ",tso=1");
+        byte[] template = TcpFrames.Bytes(false, 1000, MacA, MacB);
+        byte[] big = TcpFrames.Bytes(false, 3000, MacA, MacB);
+        var tx = new Mbuf[32];
+        var rx = new Mbuf[32];
+        void Exchange(long packets, ref long moved)
+        {
+            long target = moved + packets;
+            while (moved < target)
+            {
+                int got = rig.Pool.Alloc(tx);
+                for (int i = 0; i < got; i++)
+                {
+                    var m = tx[i];
+                    bool tso = (i & 7) == 7;
+                    var bytes = tso ? big : template;
+                    int first = Math.Min(bytes.Length, 2000);
+                    bytes.AsSpan(0, first).CopyTo(m.Append(first));
+                    if (first < bytes.Length)
+                    {
+                        var tail = rig.Pool.Alloc();
+                        if (!tail.IsNull)
+                        {
+                            bytes.AsSpan(first).CopyTo(tail.Append(bytes.Length - first));
+                            m.Chain(tail);
+                        }
+                    }
+                    m.Flags = OffloadFlags.TxIpv4 | OffloadFlags.TxIpChecksum | (tso && m.PacketLength == bytes.Length ? OffloadFlags.TxTcpSegmentation : OffloadFlags.TxTcpChecksum);
+                    m.L2Length = 14;
+                    m.L3Length = 20;
+                    m.L4Length = 20;
+                    m.TsoSegmentSize = 1448;
+                }
+                int sent = rig.A.TxBurst(0, tx.AsSpan(0, got));
+                Mbuf.Free(tx.AsSpan(sent, got - sent));
+                int n = rig.B.RxBurst(0, rx);
+                Mbuf.Free(rx.AsSpan(0, n));
+                moved += n;
+            }
+        }
+        long warm = 0;
+        Exchange(50_000, ref warm);
+        long moved = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Exchange(1_000_000, ref moved);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(moved >= 1_000_000);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0UL, rig.A.GetStats().TxErrors);
+    }
 }

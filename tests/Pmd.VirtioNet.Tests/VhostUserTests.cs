@@ -151,6 +151,24 @@ public sealed class VhostUserTests
 
     [Theory]
     [MemberData(nameof(Rings))]
+    public void Four_queue_pairs_each_loop_back_their_own_traffic(string ring)
+    {
+        // DPDK's backend forwards RX queue q of its port to TX queue q: what Pmd sends on queue q
+        // must come back on queue q, with the other three queues busy too.
+        using var peer = new VhostPeer("io", Ring(ring), queues: 4);
+        Assert.Equal(4, peer.Port.Info.MaxRxQueues);
+        for (int q = 0; q < 4; q++) Loopback.Run(peer.Port, peer.Pool, 5_000, 128 + 300 * q, queue: q, firstSeq: (uint)(q * 100_000));
+        var x = peer.Port.GetXstats().ToDictionary(s => s.Name, s => s.Value);
+        for (int q = 0; q < 4; q++)
+        {
+            Assert.Equal(5_000UL, x[$"rx_q{q}_packets"]);
+            Assert.Equal(5_000UL, x[$"tx_q{q}_packets"]);
+        }
+        peer.StopAndAssertNoLeak();
+    }
+
+    [Theory]
+    [MemberData(nameof(Rings))]
     public void A_backend_that_dies_mid_run_brings_the_link_down_loses_no_mbuf_and_traffic_resumes_after_restart(string ring)
     {
         using var peer = new VhostPeer("io", Ring(ring));
