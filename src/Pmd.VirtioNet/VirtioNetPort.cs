@@ -35,6 +35,8 @@ public sealed unsafe class VirtioNetPort : EthPort
     private VirtioRxQueue[] _rx = [];
     private VirtioTxQueue[] _tx = [];
     private DmaArena? _arena;
+    // The rings in the arena are set up on the device (StopQueues must take them back).
+    private bool _ringsSetUp;
     private ulong _negotiated;
     // What SetUpQueues set on the device: the negotiated features less the offloads the configuration does not use.
     private ulong _active;
@@ -222,7 +224,18 @@ public sealed unsafe class VirtioNetPort : EthPort
         VirtioNetLog.RingPath(_log, Name, packed ? "packed" : "split", vectorized ? "vectorized" : "scalar", VectorPath.Describe());
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
         nuint controlBytes = NeedsControlQueue ? RingBytes.For(1, ControlQueueSize, packed) + 8192 : 0;
-        _arena = new DmaArena($"{Name}-rings", RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes, _transport.IovaMode);
+        nuint arenaBytes = RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes;
+        // Kept from the last start on this connection when it is large enough (see DmaArena).
+        if (_arena is { } kept && kept.Capacity >= arenaBytes)
+        {
+            kept.Reset();
+        }
+        else
+        {
+            _arena?.Dispose();
+            _arena = new DmaArena($"{Name}-rings", arenaBytes, _transport.IovaMode);
+        }
+        _ringsSetUp = true;
         var rx = new VirtioRxQueue[config.RxQueues];
         var tx = new VirtioTxQueue[config.TxQueues];
         try
@@ -248,8 +261,9 @@ public sealed unsafe class VirtioNetPort : EthPort
             _transport.StopQueues(2 * _pairs);
             foreach (var q in rx) q?.Drain();
             foreach (var q in tx) q?.Drain();
-            _arena.Dispose();
+            _arena!.Dispose();
             _arena = null;
+            _ringsSetUp = false;
             throw;
         }
         _rx = rx;
@@ -355,7 +369,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         {
             // A device that is gone (or replaced by a new connection) has nothing to stop; the
             // transport only lets go of the kick fds.
-            if (_arena is not null) _transport.StopQueues(deviceGone ? 0 : 2 * _pairs);
+            if (_ringsSetUp) _transport.StopQueues(deviceGone ? 0 : 2 * _pairs);
         }
         finally
         {
@@ -364,8 +378,13 @@ public sealed unsafe class VirtioNetPort : EthPort
             foreach (var q in rx) _statsBase.RxMissed += (ulong)q.Drain();
             foreach (var q in tx) q.Drain();
             _controlQueue = null;
-            _arena?.Dispose();
-            _arena = null;
+            _ringsSetUp = false;
+            // A backend that is gone took its mapping with it: the next one gets a new table.
+            if (deviceGone)
+            {
+                _arena?.Dispose();
+                _arena = null;
+            }
         }
     }
 
@@ -463,6 +482,8 @@ public sealed unsafe class VirtioNetPort : EthPort
     {
         _transport.EventRaised -= OnTransportEvent;
         _transport.Dispose();
+        _arena?.Dispose();
+        _arena = null;
     }
 
     protected override void OnSetPromiscuous(bool enabled) =>

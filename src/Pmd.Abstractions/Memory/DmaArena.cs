@@ -3,8 +3,10 @@ namespace Pmd.Memory;
 /// <summary>
 /// One block of shared, DMA-able memory that a driver carves its descriptor rings (and other
 /// device-visible tables) from, so that a port costs one entry in vhost-user's memory table
-/// (eight at most) and one VFIO mapping. Parts are zeroed and aligned. The arena is replaced, not
-/// reused, when a port restarts. Only what the device must read or write goes here: the driver's
+/// (eight at most) and one VFIO mapping. Parts are zeroed and aligned. A port that restarts on
+/// the same device keeps its arena (<see cref="Reset"/>): a vhost-user backend judges a memory
+/// table by addresses and sizes, so a new block at the old address would look unchanged to it
+/// and it would go on reading the old pages. Only what the device must read or write goes here: the driver's
 /// own bookkeeping stays in private memory.
 /// </summary>
 internal sealed unsafe class DmaArena : IDisposable
@@ -30,6 +32,16 @@ internal sealed unsafe class DmaArena : IDisposable
     }
 
     public ulong IovaOf(void* pointer) => _region.IovaOf((nint)pointer);
+
+    /// <summary>Bytes the arena holds in all.</summary>
+    public nuint Capacity => _region.Length;
+
+    /// <summary>Zeroes what was taken and makes all of it available again, for a restart on the same device.</summary>
+    public void Reset()
+    {
+        new Span<byte>(_region.Pointer, (int)Math.Min(_used, int.MaxValue)).Clear();
+        _used = 0;
+    }
 
     public void Dispose() => _region.Dispose();
 }
