@@ -30,8 +30,14 @@ CYCLES = re.compile(r"CPU cycles/packet=([\d.]+).* at (\d+) MHz")
 DPDK_PATH = re.compile(r"virtio: using (.+?) (Rx|Tx) path")
 DPDK_NO_VEC = re.compile(r"disabled (.+?) vectorized path.*")
 # What the backend does for each client mode: it must sink what we send and feed what we read.
-BACKEND_MODE = {"txonly": "rxonly", "rxonly": "txonly", "io": "io"}
-COUNTED = {"txonly": "Tx", "rxonly": "Rx", "io": "Rx"}
+BACKEND_MODE = {"txonly": "rxonly", "rxonly": "txonly", "io": "io", "csum": "io"}
+COUNTED = {"txonly": "Tx", "rxonly": "Rx", "io": "Rx", "csum": "Rx"}
+# --csum: what each client's --cmdline-file asks of its csum engine (testpmd's syntax, both sides).
+CSUM_COMMANDS = {
+    "none": None,
+    "sw": ["port stop 0", "csum set ip sw 0", "csum set udp sw 0", "csum set tcp sw 0", "port start 0"],
+    "hw": ["port stop 0", "csum set ip sw 0", "csum set udp hw 0", "csum set tcp hw 0", "port start 0"],
+}
 # Devargs of each anchor per ring; Pmd takes the same ring features.
 ANCHORS = {
     "default": {"split": "", "packed": "packed_vq=1"},
@@ -58,11 +64,16 @@ def devargs_for(impl, args, sock, ring, queues, anchor):
     return f"net_virtio_user0,path={sock},queues={queues}" + (f",{extra}" if extra else "")
 
 
-def client_cmd(impl, args, sock, mode, size, ring, queues, anchor):
+def client_cmd(impl, args, sock, mode, size, ring, queues, anchor, csum="none"):
     app = [f"--forward-mode={mode}", f"--txpkts={size}", f"--rxq={queues}", f"--txq={queues}",
            "--nb-cores=1", "--stats-period=1", "--burst=32"]
-    if mode == "io":
+    if mode in ("io", "csum"):
         app.append("--tx-first")
+    if CSUM_COMMANDS[csum]:
+        path = os.path.join(tempfile.gettempdir(), f"pmdperf-{os.getpid()}-{csum}.cmd")
+        with open(path, "w") as f:
+            f.write("\n".join(CSUM_COMMANDS[csum]) + "\n")
+        app.append(f"--cmdline-file={path}")
     eal = ["-a", args.pci] if args.pci else ["--vdev", devargs_for(impl, args, sock, ring, queues, anchor)]
     pmd_tail = ["--", f"--duration={args.seconds}", "--record-core-cycles"] + app
     if impl in ("pmd", "aot"):
@@ -101,7 +112,7 @@ def proc_jiffies(pid):
         return 0
 
 
-def run_cell(impl, args, mode, size, ring, queues, anchor):
+def run_cell(impl, args, mode, size, ring, queues, anchor, csum="none"):
     """One measurement: {mpps, cycles, ns, noise, paths}."""
     sock = os.path.join(tempfile.gettempdir(), f"pmdperf-{os.getpid()}.sock")
     if os.path.exists(sock):
@@ -115,7 +126,7 @@ def run_cell(impl, args, mode, size, ring, queues, anchor):
             if backend.poll() is not None or time.time() > deadline:
                 raise RuntimeError("the vhost backend did not start:\n" + backend.stdout.read())
             time.sleep(0.05)
-    client = subprocess.Popen(client_cmd(impl, args, sock, mode, size, ring, queues, anchor), stdin=subprocess.PIPE,
+    client = subprocess.Popen(client_cmd(impl, args, sock, mode, size, ring, queues, anchor, csum), stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     samples, lines = [], []
     start = time.time()
@@ -197,6 +208,7 @@ def main():
     p.add_argument("--sizes", default="64,1518")
     p.add_argument("--rings", default="split,packed")
     p.add_argument("--queues", default="1")
+    p.add_argument("--csum", default="none", help="with --modes csum: none,sw,hw (the csum engine's checksums by software or by the port)")
     p.add_argument("--anchors", default="vectorized", help="DPDK configurations to compare with: default,vectorized")
     p.add_argument("--impl", default="pmd", choices=("pmd", "aot"),
                    help="Pmd side: TestPmd under the JIT (pmd) or compiled with NativeAOT (aot: bash tools/publish-aot.sh)")
@@ -225,13 +237,13 @@ def main():
         for size in map(int, args.sizes.split(",")):
             for ring in args.rings.split(","):
                 for queues in map(int, args.queues.split(",")):
-                    for anchor in args.anchors.split(","):
+                    for anchor, csum in [(a, c) for a in args.anchors.split(",") for c in args.csum.split(",")]:
                         runs = {ours_impl: [], other: []}
                         flagged = []
                         for _ in range(args.rounds):
                             for impl in (ours_impl, other):
                                 for attempt in range(args.retries + 1):
-                                    r = run_cell(impl, args, mode, size, ring, queues, anchor)
+                                    r = run_cell(impl, args, mode, size, ring, queues, anchor, csum)
                                     if quiet(r):
                                         runs[impl].append(r)
                                         break
@@ -244,7 +256,7 @@ def main():
                         ratio = statistics.median(mpps[ours_impl]) / statistics.median(mpps[other])
                         cyc_ratio = (statistics.median(cyc[ours_impl]) / statistics.median(cyc[other])
                                      if cyc[ours_impl] and cyc[other] else None)
-                        cell = {"mode": mode, "size": size, "ring": ring, "queues": queues, "anchor": anchor,
+                        cell = {"mode": mode, "size": size, "ring": ring, "queues": queues, "anchor": anchor, "csum": csum,
                                 "devargs_pmd": devargs_for(ours_impl, args, "SOCK", ring, queues, anchor),
                                 "devargs_dpdk": devargs_for("dpdk", args, "SOCK", ring, queues, anchor),
                                 "dpdk_paths": paths, "pmd_impl": ours_impl,
@@ -260,7 +272,8 @@ def main():
                         fmtc = lambda xs, w: (f"{spread(xs)[0]:.0f}/{spread(xs)[1]:.0f}/{spread(xs)[2]:.0f}" if xs else "-").rjust(w)
                         path_text = f"{paths.get('rx', '?')}/{paths.get('tx', '?')}" if paths else "-"
                         cr = f"{cyc_ratio:4.2f}" if cyc_ratio else "   -"
-                        print(f"{mode:6} {size:>4} {ring:6} {queues:>1} {anchor:10} | {fmt(mpps[ours_impl], 20)} | {fmt(mpps[other], 21)} | {ratio:5.2f} | "
+                        label = anchor if csum == "none" else f"{anchor[:3]}/{csum}"
+                        print(f"{mode:6} {size:>4} {ring:6} {queues:>1} {label:10} | {fmt(mpps[ours_impl], 20)} | {fmt(mpps[other], 21)} | {ratio:5.2f} | "
                               f"{fmtc(cyc[ours_impl], 23)} | {fmtc(cyc[other], 24)} | {cr} | {len(flagged):>3}/{cell['noisy_runs_kept']:<3} | {path_text}", flush=True)
 
     os.makedirs(os.path.dirname(args.json), exist_ok=True)

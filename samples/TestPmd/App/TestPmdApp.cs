@@ -49,6 +49,14 @@ internal static class TestPmdApp
             foreach (string device in eal.Devices) session.AttachPort(device);
             if (app.CapturePath is { } capturePath)
                 session.StartCapture(capturePath, new Pmd.Capture.CaptureOptions { SnapLength = app.CaptureSnapLength, PacketLimit = app.CaptureCount });
+            if (app.CommandFile is { } commandFile)
+            {
+                // DPDK's --cmdline-file: the commands run after the ports are set up, before forwarding.
+                session.Out.WriteLine($"CLI commands to be read from {commandFile}");
+                var commands = new CommandLoop(session, TextReader.Null);
+                foreach (string line in File.ReadLines(commandFile)) commands.Execute(line);
+                session.Out.WriteLine($"Read CLI commands from {commandFile}");
+            }
             if (app.Interactive)
             {
                 using var signals = new StopSignal(onSignal: () => { session.Shutdown(); Environment.Exit(0); });

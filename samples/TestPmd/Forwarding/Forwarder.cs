@@ -62,7 +62,7 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
             throw new InvalidOperationException("flowgen sends one-segment frames: give --txpkts one length");
         var engine = ForwardEngine.For(Mode);
         var streams = StreamLayout.Build(ports, options.RxQueues, options.TxQueues, options.EthPeers, pool, options.TxPacketLength, withTemplates: true,
-            offloads: TxOffloadsFor, txSegments: options.TxSegments);
+            offloads: TxOffloadsFor, txSegments: options.TxSegments, udpChecksum: Mode == ForwardMode.Csum);
         var cores = forwardingLcores.Take(options.ForwardingCores).ToList();
         var layout = StreamLayout.Spread(streams, cores);
 

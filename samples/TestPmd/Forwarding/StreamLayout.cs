@@ -17,7 +17,7 @@ internal static class StreamLayout
 
     public static List<ForwardStream> Build(IReadOnlyList<EthPort> ports, int rxQueues, int txQueues,
         IReadOnlyDictionary<int, MacAddress> peers, Mempool pool, int txPacketLength, bool withTemplates,
-        Func<ushort, TxOffloadSettings?>? offloads = null, int[]? txSegments = null)
+        Func<ushort, TxOffloadSettings?>? offloads = null, int[]? txSegments = null, bool udpChecksum = false)
     {
         var streams = new List<ForwardStream>();
         for (int i = 0; i < ports.Count; i++)
@@ -33,7 +33,7 @@ internal static class StreamLayout
                     TxPeerMac = peer,
                     Pool = pool,
                     // Templates are built for every mode so that tx_first can send from any of them.
-                    Template = withTemplates ? new UdpFrameTemplate(txPacketLength, tx.MacAddress, peer) : null,
+                    Template = withTemplates ? new UdpFrameTemplate(txPacketLength, tx.MacAddress, peer, udpChecksum) : null,
                     TxOffload = offloads?.Invoke(tx.PortId),
                     TxSegments = txSegments,
                 });

@@ -25,7 +25,11 @@ internal sealed class UdpFrameTemplate
 
     private readonly byte[] _frame;
 
-    public UdpFrameTemplate(int length, MacAddress source, MacAddress destination)
+    /// <param name="udpChecksum">
+    /// A real UDP checksum (of a zero payload) instead of 0: for the csum engine, which then has
+    /// one to compute (DPDK's skips a UDP checksum of 0, and its tx_first frames carry 0).
+    /// </param>
+    public UdpFrameTemplate(int length, MacAddress source, MacAddress destination, bool udpChecksum = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(length, HeadersLength);
         _frame = new byte[length];
@@ -56,6 +60,12 @@ internal sealed class UdpFrameTemplate
         SumWithoutDestinationLow = OnesComplementSum(ip);
         BinaryPrimitives.WriteUInt16BigEndian(ip[18..], unchecked((ushort)DestinationIp));
         BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Ipv4Checksum(ip));
+        if (udpChecksum)
+        {
+            var l4 = f[(EthernetLength + Ipv4Length)..];
+            ushort sum = Pmd.Net.Checksums.Add(Pmd.Net.Checksums.PseudoHeader(ip, Pmd.Net.Checksums.ProtocolUdp, l4.Length), Pmd.Net.Checksums.Sum(l4));
+            BinaryPrimitives.WriteUInt16BigEndian(udp[6..], sum == 0xFFFF ? (ushort)0xFFFF : (ushort)~sum);
+        }
     }
 
     public int Length => _frame.Length;

@@ -22,6 +22,8 @@ internal sealed class AppOptions
     public int TxPacketLength { get; private set; } = 64;
     /// <summary>--txpkts=A,B,...: the segment lengths of a txonly frame (null: one segment of TxPacketLength).</summary>
     public int[]? TxSegments { get; private set; }
+    /// <summary>--cmdline-file: interactive commands run once the ports are set up, before forwarding starts.</summary>
+    public string? CommandFile { get; private set; }
     /// <summary>--enable-rx-cksum, --enable-lro: the RX offloads every port is configured with.</summary>
     public RxOffloads RxOffloads { get; private set; }
     public int Burst { get; private set; } = 32;
@@ -94,6 +96,10 @@ internal sealed class AppOptions
                     o.Mode = m;
                     break;
                 case "--txpkts": o.ParseTxSegments(flag, r.Value(flag)); break;
+                case "--cmdline-file":
+                    o.CommandFile = r.Value(flag);
+                    if (!File.Exists(o.CommandFile)) throw new UsageException($"{flag}: no file '{o.CommandFile}'");
+                    break;
                 case "--enable-rx-cksum": r.RejectValue(flag); o.RxOffloads |= RxOffloads.Checksum; break;
                 case "--enable-lro": r.RejectValue(flag); o.RxOffloads |= RxOffloads.TcpLro; break;
                 case "--burst": o.Burst = r.IntValue(flag, 1, MaxBurst); break;

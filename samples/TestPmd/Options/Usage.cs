@@ -31,6 +31,8 @@ internal static class Usage
           --forward-mode=csum     also: checksums and TSO as 'csum set' and 'tso set' say, per TX port
           --txpkts=N[,N...]       txonly/flowgen frame size in bytes (default 64); a list: txonly's
                                   segment lengths, each up to 2048, the headers in the first
+          --cmdline-file=FILE     run FILE's interactive commands (one per line) once the ports are up,
+                                  before forwarding (e.g. port stop 0, csum set udp hw 0, port start 0)
           --enable-rx-cksum       RX checksum offload on every port (the verdicts csum counts)
           --enable-lro            large receive (TCP coalescing) on every port
           --burst=N               packets per burst, 1..512 (default 32)
