@@ -176,6 +176,24 @@ public sealed class E1000eTxOffloadTests
     }
 
     [Fact]
+    public void A_packet_that_fills_the_ring_alone_is_sent_plain_but_dropped_when_it_also_needs_a_context()
+    {
+        using var rig = new E1000eRig(size: 32, dataRoom: 256, poolSize: 256);
+        var bytes = TcpBytes(31 * 256 - TcpFrames.HeaderLength(false));
+        var plain = TcpFrames.Build(rig.Pool, bytes, false);
+        plain.Flags = 0;
+        Assert.Equal(31, plain.SegmentCount);
+        Assert.Equal(1, rig.Tx.Burst(new[] { plain }));
+        Assert.Equal(31, rig.Device.TxQueued);
+        Assert.Equal(1, rig.Device.Transmit());
+        rig.Tx.Cleanup();
+        // 31 data descriptors and a context: more than a 32-slot ring ever has free. Never sendable, so not retried forever.
+        Assert.Equal(1, rig.Tx.Burst(new[] { TcpFrames.Build(rig.Pool, bytes, false, TcpIpv4) }));
+        Assert.Equal(1UL, rig.Tx.Stats.Errors);
+        Assert.Equal(0, rig.Device.TxQueued);
+    }
+
+    [Fact]
     public void Udp_ipv6_and_ip_only_requests_fill_the_context_for_what_they_ask()
     {
         using var rig = new E1000eRig(size: 32);

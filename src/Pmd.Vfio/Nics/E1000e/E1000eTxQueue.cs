@@ -80,7 +80,7 @@ internal sealed unsafe class E1000eTxQueue
             }
             else
             {
-                descriptors = DescriptorsFor(m, _maxFrame);
+                descriptors = DescriptorsFor(m, _maxFrame, _size - 1);
                 if (descriptors > FreeSlots)
                 {
                     if (collected) break;
@@ -117,7 +117,8 @@ internal sealed unsafe class E1000eTxQueue
     private int QueueOffloaded(Mbuf m)
     {
         // A TSO packet's limit is its IP datagram's (checked with its headers), not a frame's.
-        int descriptors = DescriptorsFor(m, (m.Flags & OffloadFlags.TxTcpSegmentation) != 0 ? int.MaxValue : _maxFrame);
+        // A packet that could never fit beside its context would wait for room forever: one slot less.
+        int descriptors = DescriptorsFor(m, (m.Flags & OffloadFlags.TxTcpSegmentation) != 0 ? int.MaxValue : _maxFrame, _size - 2);
         if (descriptors < 0 || !E1000eTxOffload.TryPrepare(m, _maxFrame, out var request)) return -1;
         if (request.Options == 0)
         {
@@ -141,8 +142,8 @@ internal sealed unsafe class E1000eTxQueue
         return descriptors;
     }
 
-    /// <summary>Data descriptors <paramref name="m"/> takes, or -1 when it can never be sent.</summary>
-    private static int DescriptorsFor(Mbuf m, int maxLength)
+    /// <summary>Data descriptors <paramref name="m"/> takes, or -1 when it can never be sent (more than <paramref name="ringLimit"/>, or than the device takes).</summary>
+    private static int DescriptorsFor(Mbuf m, int maxLength, int ringLimit)
     {
         if (m.SegmentCount > MaxSegments || m.PacketLength <= 0 || m.PacketLength > maxLength) return -1;
         // A zero-length descriptor is not something every device takes; neither is a chain that
@@ -154,7 +155,7 @@ internal sealed unsafe class E1000eTxQueue
             total += seg.DataLength;
             descriptors += Pieces(seg.DataIova, seg.DataLength, PageMask(seg));
         }
-        return total == m.PacketLength && descriptors <= MaxDescriptors ? descriptors : -1;
+        return total == m.PacketLength && descriptors <= Math.Min(MaxDescriptors, ringLimit) ? descriptors : -1;
     }
 
     /// <summary>
