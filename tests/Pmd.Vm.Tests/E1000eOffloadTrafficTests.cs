@@ -9,16 +9,16 @@ namespace Pmd.Vm.Tests;
 /// The e1000e's checksum offloads and TSO on QEMU's 82574 (-device e1000e): TestPmd forwards in
 /// csum mode with the IPv4 and TCP checksums and TSO in hardware, and RX checksum verdicts on. Its
 /// netdev is a UDP socket without vnet headers, so QEMU itself must complete the checksums the
-/// driver's context descriptors ask for and cut TSO frames. The host sends TCP/IPv4 frames with
-/// wrong checksums (some with good ones) and checks every byte and checksum of what comes back,
+/// driver's context descriptors ask for and cut TSO frames. The host sends TCP frames over IPv4
+/// and IPv6 with wrong checksums (some with good ones) and checks every byte and checksum of what comes back,
 /// and the guest's Bad-ipcsum and Bad-l4csum must count exactly the frames sent bad.
 /// </summary>
 public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
 {
-    private const int ChecksumFrames = 300, TsoFrames = 30, GoodFrames = 100;
+    private const int ChecksumFrames = 300, Ipv6Frames = 60, TsoFrames = 30, GoodFrames = 100;
     private const int Mss = 500, TsoPayload = 1400;
     private const int Window = 16, TsoWindow = 4;
-    private const int TsoStreamBase = 10_000_000, GoodStreamBase = 20_000_000;
+    private const int TsoStreamBase = 10_000_000, GoodStreamBase = 20_000_000, Ipv6StreamBase = 30_000_000;
     private static readonly MacAddress HostMac = MacAddress.Parse("02:00:00:00:00:01");
 
     [Fact(Timeout = 900_000)]
@@ -43,10 +43,10 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
         output.WriteLine($"forwarding in csum mode after {probes} probes, at {vm.Elapsed.TotalSeconds:0.0} s");
 
         int badIp = 0, badL4 = 0;
-        void Count(byte[] f)
+        void Count(byte[] f, bool ipv6 = false)
         {
-            if (InternetChecksum.Compute(f.AsSpan(TcpFrames.EthernetLength, TcpFrames.Ipv4Length)) != 0) badIp++;
-            if (BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(50)) != TcpFrames.TcpChecksum(f, ipv6: false)) badL4++;
+            if (!ipv6 && InternetChecksum.Compute(f.AsSpan(TcpFrames.EthernetLength, TcpFrames.Ipv4Length)) != 0) badIp++;
+            if (BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(TcpFrames.HeaderLength(ipv6) - 4)) != TcpFrames.TcpChecksum(f, ipv6)) badL4++;
         }
 
         // 1. Checksums: frames of 60..530 bytes (none padded by QEMU, none over the TSO size), the TCP
@@ -66,6 +66,22 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             return [s.StreamOffset];
         }, ct);
         output.WriteLine($"{ChecksumFrames} frames came back with their IPv4 and TCP checksums completed ({badIp} sent with a bad IPv4 checksum, {badL4} with a bad TCP one)");
+
+        // 1b. The TCP checksum over IPv6 (a context without IPv4's header checksum); IPv6 has no header checksum to count.
+        var v6 = new Dictionary<int, byte[]>();
+        for (int i = 0; i < Ipv6Frames; i++)
+        {
+            var f = TcpFrames.Bytes(true, 1 + i * 23 % 480, HostMac, guestMac, streamOffset: Ipv6StreamBase + i * 1000);
+            Count(f, ipv6: true);
+            v6[Ipv6StreamBase + i * 1000] = f;
+        }
+        await Exchange(vm, v6, Window, back =>
+        {
+            var s = TcpFrames.Check(back, ipv6: true);
+            CheckAgainstSent(back, v6[s.StreamOffset], host, guest, ipv6: true);
+            return [s.StreamOffset];
+        }, ct);
+        output.WriteLine($"{Ipv6Frames} TCP/IPv6 frames came back with their TCP checksums completed");
 
         // 2. TSO: 1400-byte payloads with a 500-byte segment size.
         var tso = new Dictionary<int, byte[]>();
@@ -135,14 +151,14 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
     }
 
     /// <summary>The MACs the csum engine writes (the peer's, the port's), and every other byte as sent but the two checksum fields.</summary>
-    private static void CheckAgainstSent(byte[] back, byte[] sent, byte[] host, byte[] guest)
+    private static void CheckAgainstSent(byte[] back, byte[] sent, byte[] host, byte[] guest, bool ipv6 = false)
     {
         Assert.Equal(sent.Length, back.Length);
         Assert.Equal(host, back[..6]);
         Assert.Equal(guest, back[6..12]);
         var a = (byte[])back.Clone();
         var b = (byte[])sent.Clone();
-        foreach (int field in (int[])[TcpFrames.EthernetLength + 10, TcpFrames.EthernetLength + TcpFrames.Ipv4Length + 16])
+        foreach (int field in ipv6 ? (int[])[TcpFrames.HeaderLength(true) - 4] : [TcpFrames.EthernetLength + 10, TcpFrames.HeaderLength(false) - 4])
         {
             a[field] = a[field + 1] = 0;
             b[field] = b[field + 1] = 0;
@@ -170,7 +186,7 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             var back = await vm.Frames.ReceiveAsync(MacSwapTraffic.StallTimeout, ct);
             if (back is null)
                 Assert.Fail($"no frame came back for {MacSwapTraffic.StallTimeout.TotalSeconds:0} s: {done} of {frames.Count} done, outstanding {string.Join(", ", outstanding.Order().Take(8))}.\n{vm.Describe()}");
-            if (back.Length < 34 || BinaryPrimitives.ReadUInt16BigEndian(back.AsSpan(12)) != 0x0800 || back[23] != 6) continue;
+            if (!IsTcp(back)) continue;
             int[] completed;
             try { completed = take(back); }
             catch (InvalidDataException e) { throw new InvalidDataException($"a {back.Length}-byte frame came back wrong: {e.Message}\n{vm.Describe()}", e); }
@@ -181,6 +197,13 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             }
         }
     }
+
+    private static bool IsTcp(byte[] f) => f.Length >= 54 && BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12)) switch
+    {
+        0x0800 => f[23] == 6,
+        0x86DD => f[20] == 6,
+        _ => false,
+    };
 
     [GeneratedRegex(@"Bad-ipcsum:\s*(\d+)\s+Bad-l4csum:\s*(\d+)")]
     private static partial Regex BadCounts();
