@@ -165,8 +165,12 @@ public sealed class E1000eTxOffloadTests
         headersPastTheFrame.L2Length = 100;
         var offsetsPastAByte = TcpFrames.Build(rig.Pool, TcpFrames.Bytes(true, 400, E1000eRig.Guest, E1000eRig.Host), true, OffloadFlags.TxTcpChecksum);
         offsetsPastAByte.L3Length = 240;   // IPv6 with extension headers: TUCSO would be 270, a context holds a byte
+        // An IPv4 flag on an IPv6 header, in a frame too short for IPv6's addresses.
+        var wrongVersionBytes = TcpBytes(0)[..(TcpFrames.EthernetLength + TcpFrames.Ipv4Length + 18)];
+        wrongVersionBytes[TcpFrames.EthernetLength] = 0x65;
+        var wrongVersion = TcpFrames.Build(rig.Pool, wrongVersionBytes, false, TcpIpv4);
         var fine = TcpFrames.Build(rig.Pool, TcpBytes(100), false, TcpIpv4);
-        Span<Mbuf> burst = [noVersion, shortIp, tsoIpv6, tsoNoMss, tsoHugeMss, sctp, headersPastTheFrame, offsetsPastAByte, fine];
+        Span<Mbuf> burst = [noVersion, shortIp, tsoIpv6, tsoNoMss, tsoHugeMss, sctp, headersPastTheFrame, offsetsPastAByte, wrongVersion, fine];
         Assert.Equal(burst.Length, rig.Tx.Burst(burst));
         Assert.Equal((ulong)burst.Length - 1, rig.Tx.Stats.Errors);
         Assert.Equal(1UL, rig.Tx.Stats.Packets);

@@ -35,6 +35,9 @@ internal static class E1000eTxOffload
         if (!TxHeaders.TryRead(m, out var h) || h.L4Offset + Checksums.TcpChecksumOffset > MaxOffset) return false;
         var flags = m.Flags;
         var frame = m.Data;
+        // The pseudo-header sum reads the addresses the version nibble says are there: an IPv4 flag
+        // on an IPv6 header would have it read past what TxHeaders checked.
+        if (frame[h.L3Offset] >> 4 != (h.IsIpv4 ? 4 : 6)) return false;
         bool ipChecksum = h.IsIpv4 && (flags & OffloadFlags.TxIpChecksum) != 0;
         if ((flags & OffloadFlags.TxTcpSegmentation) != 0)
         {
