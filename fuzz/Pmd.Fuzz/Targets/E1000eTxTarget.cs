@@ -6,7 +6,8 @@ namespace Pmd.Fuzz.Targets;
 
 /// <summary>
 /// e1000e-tx: E1000eTxQueue sending packets the input shapes (segments and their lengths, some
-/// never sendable) while the device's DD write-backs land on slots the input picks. Checked:
+/// never sendable, some asking for checksums or TSO with whatever header lengths) while the
+/// device's DD write-backs land on slots the input picks. Checked:
 /// no more slots in flight than size - 1; Burst takes a prefix of what it is given; and after
 /// Drain nothing is in flight and the pool has every mbuf back (none lost, none freed twice).
 /// </summary>
@@ -79,6 +80,19 @@ internal sealed unsafe class E1000eTxTarget : FuzzTarget
             if (head.IsNull) head = m;
             else head.Chain(m);
         }
+        if (!head.IsNull && input.Bool()) AskOffloads(head, ref input);
         return head;
+    }
+
+    /// <summary>Offload flags and header lengths from the input, sense or not: the queue must check them before any reaches a descriptor.</summary>
+    private static void AskOffloads(Mbuf head, ref FuzzInput input)
+    {
+        head.Flags = (OffloadFlags)((ulong)input.U8() << 50) & (OffloadFlags.TxOffloadMask | OffloadFlags.TxIpv4 | OffloadFlags.TxIpv6);
+        head.L2Length = input.U8();
+        head.L3Length = input.U8();
+        head.L4Length = input.U8();
+        head.TsoSegmentSize = input.U16();
+        // Sometimes a plausible version nibble where the IP header would be.
+        if (input.Bool() && head.L2Length < head.DataLength) head.Data[head.L2Length] = input.Bool() ? (byte)0x45 : (byte)0x60;
     }
 }

@@ -48,7 +48,7 @@ internal static class PortSetup
                 RxDescriptors = options.RxDescriptors,
                 TxDescriptors = options.TxDescriptors,
                 RxPool = pool,
-                RxOffloads = options.RxOffloads,
+                RxOffloads = RxOffloadsFor(port, options.RxOffloads),
             });
             // Before start, as DPDK's testpmd does: the driver sizes its receive path for it.
             if (options.Mtu is int mtu) port.SetMtu(mtu);
@@ -64,4 +64,11 @@ internal static class PortSetup
             throw;
         }
     }
+
+    /// <summary>
+    /// --enable-rx-cksum is DPDK's RX_OFFLOAD_CHECKSUM, which takes in the IPv4 header checksum: its
+    /// verdict is asked for too where the port gives one (virtio's has none, an e1000e's does).
+    /// </summary>
+    private static RxOffloads RxOffloadsFor(EthPort port, RxOffloads asked) =>
+        (asked & RxOffloads.Checksum) != 0 && (port.Info.RxOffloadCapabilities & RxOffloads.Ipv4Checksum) != 0 ? asked | RxOffloads.Ipv4Checksum : asked;
 }

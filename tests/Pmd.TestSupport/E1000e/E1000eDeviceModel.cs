@@ -4,12 +4,13 @@ using Pmd.Vfio;
 namespace Pmd.TestSupport.E1000e;
 
 /// <summary>
-/// The device side of an 82574's legacy descriptor rings, in process, for unit tests: a register
-/// file the driver writes its tails into, and a receiver and transmitter that walk the rings from
-/// their heads to those tails as the datasheet describes (DD written back, EOP on a frame's last
-/// descriptor, buffer addresses read as IOVA = VA). It keeps its own copy of the layout, so the
-/// driver's descriptor structs are checked against it, not against themselves. It can also lie:
-/// raw write-backs anywhere, lengths beyond the buffer, completions that never come.
+/// The device side of an 82574's descriptor rings, in process, for unit tests: a register file the
+/// driver writes its tails into, and a receiver and transmitter that walk the rings from their
+/// heads to those tails as the datasheet describes (DD written back, EOP on a frame's last
+/// descriptor, buffer addresses read as IOVA = VA; on TX, legacy and extended data descriptors and
+/// context descriptors, whose last one applies to the frames after it). It keeps its own copy of
+/// the layout, so the driver's descriptor structs are checked against it, not against themselves.
+/// It can also lie: raw write-backs anywhere, lengths beyond the buffer, completions that never come.
 /// </summary>
 internal sealed unsafe class E1000eDeviceModel : IDisposable
 {
@@ -23,6 +24,7 @@ internal sealed unsafe class E1000eDeviceModel : IDisposable
     private int _rxBufferSize;
     private byte* _txRing;
     private int _txSize;
+    private readonly byte[] _context = new byte[DescriptorSize];
 
     public E1000eDeviceModel()
     {
@@ -114,12 +116,43 @@ internal sealed unsafe class E1000eDeviceModel : IDisposable
     /// <summary>Descriptors queued for transmit: from head up to the tail.</summary>
     public int TxQueued => ((int)Read(Tdt) - TxHead + _txSize) % _txSize;
 
+    /// <summary>Context descriptors the transmitter has read.</summary>
+    public int TxContexts { get; private set; }
+
+    /// <summary>A frame as the transmitter gathered it, with what its descriptors asked: POPTS and the command of its last data descriptor, and the context then in force (16 bytes, null before any).</summary>
+    public sealed record TxFrame(byte[] Bytes, bool Extended, byte Command, byte Options, byte[]? Context);
+
+    private static bool IsContext(byte* d) => (d[11] & 0x20) != 0 && (d[10] & 0xF0) == 0;
+
+    private static bool IsExtended(byte* d) => (d[11] & 0x20) != 0;
+
+    private static int DataLength(byte* d) => IsExtended(d) ? (int)(*(uint*)(d + 8) & 0xF_FFFF) : *(ushort*)(d + 8);
+
+    /// <summary>As <see cref="Transmit(int, Action{byte[]})"/>, each frame with its descriptors' requests.</summary>
+    public int TransmitFrames(Action<TxFrame> sink, int maxFrames = int.MaxValue)
+    {
+        bool haveContext = false;
+        return TransmitCore(maxFrames, (bytes, last) =>
+        {
+            haveContext |= TxContexts > 0;
+            sink(new TxFrame(bytes, IsExtended(last), last[11], last[13], haveContext ? (byte[])_context.Clone() : null));
+        });
+    }
+
     /// <summary>
     /// Sends up to <paramref name="maxFrames"/> queued frames: gathers each frame's buffers up to
     /// EOP into <paramref name="sink"/> (null: discard, allocating nothing) and sets DD where RS
     /// asks. Returns the frames sent; a frame whose EOP is not queued yet waits.
     /// </summary>
-    public int Transmit(int maxFrames = int.MaxValue, Action<byte[]>? sink = null)
+    public int Transmit(int maxFrames = int.MaxValue, Action<byte[]>? sink = null) =>
+        TransmitCore(maxFrames, sink is null ? null : BytesOnly(sink));
+
+    // Its own method: a lambda in Transmit would allocate its closure on every call, sink or not.
+    private static FrameSink BytesOnly(Action<byte[]> sink) => (bytes, _) => sink(bytes);
+
+    private delegate void FrameSink(byte[] bytes, byte* lastDescriptor);
+
+    private int TransmitCore(int maxFrames, FrameSink? sink)
     {
         int sent = 0;
         while (sent < maxFrames)
@@ -129,24 +162,33 @@ internal sealed unsafe class E1000eDeviceModel : IDisposable
             while (count < queued)
             {
                 byte* d = _txRing + ((TxHead + count) % _txSize) * DescriptorSize;
-                length += *(ushort*)(d + 8);
                 count++;
+                if (IsContext(d)) continue;   // its length field is TSO's PAYLEN, its TCP bit no EOP
+                length += DataLength(d);
                 if ((d[11] & 0x01) != 0) { complete = true; break; }
             }
             if (!complete) break;
             byte[]? frame = sink is null ? null : new byte[length];
             int at = 0;
+            byte* lastData = null;
             for (int i = 0; i < count; i++)
             {
                 byte* d = _txRing + TxHead * DescriptorSize;
-                int part = *(ushort*)(d + 8);
+                TxHead = (TxHead + 1) % _txSize;
+                if (IsContext(d))
+                {
+                    new ReadOnlySpan<byte>(d, DescriptorSize).CopyTo(_context);
+                    TxContexts++;
+                    continue;
+                }
+                int part = DataLength(d);
                 if (frame is not null) new ReadOnlySpan<byte>((byte*)*(ulong*)d, part).CopyTo(frame.AsSpan(at));
                 at += part;
+                lastData = d;
                 if ((d[11] & 0x08) != 0) Volatile.Write(ref d[12], (byte)(d[12] | 0x01));
-                TxHead = (TxHead + 1) % _txSize;
             }
             Write(Tdh, (uint)TxHead);
-            if (frame is not null) sink!(frame);
+            if (frame is not null) sink!(frame, lastData);
             sent++;
         }
         return sent;
@@ -158,6 +200,9 @@ internal sealed unsafe class E1000eDeviceModel : IDisposable
         byte* d = _txRing + slot * DescriptorSize;
         return (d[11], *(ushort*)(d + 8));
     }
+
+    /// <summary>The 16 bytes of the transmit descriptor in <paramref name="slot"/>.</summary>
+    public byte[] TxDescriptorBytes(int slot) => new ReadOnlySpan<byte>(_txRing + slot * DescriptorSize, DescriptorSize).ToArray();
 
     public void Dispose() => NativeMemory.Free(_registers);
 }

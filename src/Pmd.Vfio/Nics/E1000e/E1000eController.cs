@@ -112,12 +112,14 @@ internal sealed class E1000eController(MmioWindow registers, string device)
     }
 
     /// <summary>Where the receive ring is and how big; head and tail at 0 (the driver moves the tail as it lends).</summary>
-    public void SetupRxRing(ulong iova, int descriptors)
+    /// <param name="checksums">RXCSUM's IPOFLD and TUOFLD bits: which checksums the device checks; 0 for none.</param>
+    public void SetupRxRing(ulong iova, int descriptors, uint checksums = 0)
     {
         SetupRing(Rdbal, iova, descriptors);
-        // Legacy descriptors (EXTEN clear), no checksum offload: the write-back is the frame's length and status only.
+        // Legacy descriptors (EXTEN clear): the write-back is the frame's length, status and errors,
+        // the checksum verdicts among them when asked for (PCSD clear: no RSS hash in their place).
         registers.Write32(Rfctl, RfctlAckDisable);
-        registers.Write32(Rxcsum, 0);
+        registers.Write32(Rxcsum, checksums);
     }
 
     public void SetupTxRing(ulong iova, int descriptors)

@@ -80,12 +80,13 @@ internal sealed unsafe class E1000ePort : EthPort
         MaxTxDescriptors = MaxRingSize,
         MinMtu = 68,
         MaxMtu = E1000eController.MaxFrame - EthernetOverhead,
-        RxOffloadCapabilities = RxOffloads.Scatter,
-        TxOffloadCapabilities = TxOffloads.MultiSegment,
+        RxOffloadCapabilities = RxOffloads.Scatter | RxOffloads.Ipv4Checksum | RxOffloads.Checksum,
+        // TSO over IPv4 only: see E1000eTxOffload.
+        TxOffloadCapabilities = TxOffloads.MultiSegment | TxOffloads.Ipv4Checksum | TxOffloads.Checksum | TxOffloads.TcpTso,
         Details =
         [
             new("device", $"{_device.Address} ({_device.VendorId:x4}:{_device.DeviceId:x4}, Intel 82574) via VFIO"),
-            new("descriptors", "legacy, 1 RX + 1 TX queue"),
+            new("descriptors", "legacy RX; legacy TX, extended data and context descriptors for offloads; 1 RX + 1 TX queue"),
             new("mac source", _macFromEeprom ? "EEPROM" : "RAL0/RAH0"),
             new("link interrupt", _linkInterrupt ? "MSI-X vector 0 (other causes)" : "none"),
             new("request interrupt", _requestInterrupt ? "yes" : "no"),
@@ -150,9 +151,10 @@ internal sealed unsafe class E1000ePort : EthPort
             {
                 var rxRing = (E1000eRxDescriptor*)arena.Take(rxSize * sizeof(E1000eRxDescriptor));
                 var txRing = (E1000eTxDescriptor*)arena.Take(txSize * sizeof(E1000eTxDescriptor));
-                _mac.SetupRxRing(arena.IovaOf(rxRing), rxSize);
+                uint rxChecksums = RxChecksums(config.RxOffloads);
+                _mac.SetupRxRing(arena.IovaOf(rxRing), rxSize, rxChecksums);
                 _mac.SetupTxRing(arena.IovaOf(txRing), txSize);
-                var rx = new E1000eRxQueue(rxRing, rxSize, pool, _mac.Registers, Rdt, bufferSize, Mtu + EthernetOverhead, PortId);
+                var rx = new E1000eRxQueue(rxRing, rxSize, pool, _mac.Registers, Rdt, bufferSize, Mtu + EthernetOverhead, PortId, checksums: rxChecksums != 0);
                 var tx = new E1000eTxQueue(txRing, txSize, _mac.Registers, Tdt, E1000eController.MaxFrame);
                 _mac.EnableTx();
                 _mac.EnableRx(bufferBits, IsJumbo(Mtu), Promiscuous, AllMulticast);
@@ -174,6 +176,10 @@ internal sealed unsafe class E1000ePort : EthPort
         }
         UpdateLink();
     }
+
+    /// <summary>The RXCSUM bits for the RX offloads asked for: the device checks only those.</summary>
+    private static uint RxChecksums(RxOffloads offloads) =>
+        ((offloads & RxOffloads.Ipv4Checksum) != 0 ? RxcsumBits.IpOffload : 0) | ((offloads & RxOffloads.Checksum) != 0 ? RxcsumBits.L4Offload : 0);
 
     private static bool IsJumbo(int mtu) => mtu + EthernetOverhead > E1000eController.StandardMaxFrame;
 

@@ -75,6 +75,12 @@ internal static class E1000eRegisters
         public const uint BufferSizeExtension = 1u << 25, StripCrc = 1u << 26;
     }
 
+    /// <summary>RXCSUM: check IPv4 header checksums (IPOFLD) and TCP/UDP checksums (TUOFLD), reported in the RX status and error bits.</summary>
+    public static class RxcsumBits
+    {
+        public const uint IpOffload = 1u << 8, L4Offload = 1u << 9;
+    }
+
     public static class TctlBits
     {
         public const uint Enable = 1u << 1, PadShortPackets = 1u << 3;

@@ -26,6 +26,7 @@ internal sealed unsafe class E1000eRxQueue
     private readonly int _bufferSize;
     private readonly ushort _portId;
     private readonly int _refillThreshold;
+    private readonly bool _checksums;
     private readonly Mbuf[] _scratch = new Mbuf[AllocBatch];
     private int _next;        // the oldest lent slot: where the device writes next
     private int _tail;        // the next slot to lend; what the tail register holds
@@ -37,8 +38,10 @@ internal sealed unsafe class E1000eRxQueue
 
     /// <param name="ring">Descriptor memory the device reads and writes (zeroed, <paramref name="size"/> entries).</param>
     /// <param name="bufferSize">The buffer size the device was told (RCTL.BSIZE); no mbuf lent has less tailroom.</param>
-    public E1000eRxQueue(E1000eRxDescriptor* ring, int size, Mempool pool, MmioWindow registers, uint tailRegister, int bufferSize, int maxFrame, ushort portId)
+    /// <param name="checksums">The device checks checksums (RXCSUM): their verdicts go into each frame's flags.</param>
+    public E1000eRxQueue(E1000eRxDescriptor* ring, int size, Mempool pool, MmioWindow registers, uint tailRegister, int bufferSize, int maxFrame, ushort portId, bool checksums = false)
     {
+        _checksums = checksums;
         if (pool.DataRoom < bufferSize) throw new ArgumentException($"mempool {pool.Name} has {pool.DataRoom}-byte data rooms; the device writes {bufferSize}-byte buffers", nameof(pool));
         _ring = ring;
         _size = size;
@@ -124,6 +127,7 @@ internal sealed unsafe class E1000eRxQueue
             frame.Free();
             return;
         }
+        if (_checksums) frame.Flags |= writeBack.ChecksumFlags;
         mbufs[n++] = frame;
         Stats.Packets++;
         Stats.Bytes += (ulong)frame.PacketLength;

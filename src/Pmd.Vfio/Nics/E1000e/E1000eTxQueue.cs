@@ -5,10 +5,13 @@ using Pmd.Memory;
 namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
-/// Sends frames on one legacy descriptor ring, one descriptor per mbuf segment (two where a
-/// segment crosses a page of its pool's memory), EOP and RS on a packet's last. The device sets DD there when it has sent the packet; the mbuf is then freed, in
-/// batches. Which mbuf a packet is and where it ends are kept here in private memory: the driver
-/// reads nothing back from the ring but the DD bit of a packet it queued.
+/// Sends frames on one descriptor ring, one descriptor per mbuf segment (two where a segment
+/// crosses a page of its pool's memory), EOP and RS on a packet's last. The device sets DD there
+/// when it has sent the packet; the mbuf is then freed, in batches. A packet without offloads
+/// takes legacy descriptors; one that asks for checksums or TSO takes extended data descriptors,
+/// after a context descriptor when its context differs from the last one sent (the slot is the
+/// packet's, freed with it). Which mbuf a packet is and where it starts and ends are kept here in
+/// private memory: the driver reads nothing back from the ring but the DD bit of a packet it queued.
 /// </summary>
 internal sealed unsafe class E1000eTxQueue
 {
@@ -21,8 +24,6 @@ internal sealed unsafe class E1000eTxQueue
     /// <summary>Free slots below which a burst first collects completions (DPDK's tx_free_thresh).</summary>
     private const int FreeThreshold = 32;
 
-    private const byte LastCommand = E1000eTxDescriptor.CommandEndOfPacket | E1000eTxDescriptor.CommandReportStatus | E1000eTxDescriptor.CommandInsertFcs;
-
     private readonly E1000eTxDescriptor* _ring;
     private readonly int _size;
     private readonly nint[] _packetEndingAt;  // at a packet's last slot: its mbuf
@@ -33,6 +34,8 @@ internal sealed unsafe class E1000eTxQueue
     private int _tail;    // the next free slot; what the tail register holds
     private int _oldest;  // the first slot of the oldest packet in flight
     private int _used;    // slots in flight
+    private E1000eTxContext _context;   // the last context descriptor sent: the device's
+    private bool _hasContext;
     public E1000eQueueStats Stats;
 
     public E1000eTxQueue(E1000eTxDescriptor* ring, int size, MmioWindow registers, uint tailRegister, int maxFrame)
@@ -54,14 +57,39 @@ internal sealed unsafe class E1000eTxQueue
 
     public int Burst(Span<Mbuf> mbufs)
     {
-        if (FreeSlots < Math.Max(mbufs.Length, FreeThreshold)) Cleanup();
+        // Collected up front when a burst of one-slot packets might not fit, and once more when one
+        // that takes more slots (segments, a context) finds too few.
+        bool collected = FreeSlots < Math.Max(mbufs.Length, FreeThreshold);
+        if (collected) Cleanup();
         int n = 0;
         bool queued = false;
         for (; n < mbufs.Length; n++)
         {
             var m = mbufs[n];
-            int descriptors = DescriptorsFor(m);
-            if (descriptors > FreeSlots) break;
+            int descriptors;
+            if ((m.Flags & OffloadFlags.TxOffloadMask) != 0)
+            {
+                descriptors = QueueOffloaded(m);
+                if (descriptors == 0)
+                {
+                    if (collected) break;
+                    Cleanup();
+                    collected = true;
+                    if ((descriptors = QueueOffloaded(m)) == 0) break;
+                }
+            }
+            else
+            {
+                descriptors = DescriptorsFor(m, _maxFrame, _size - 1);
+                if (descriptors > FreeSlots)
+                {
+                    if (collected) break;
+                    Cleanup();
+                    collected = true;
+                    if (descriptors > FreeSlots) break;
+                }
+                if (descriptors >= 0) Queue(m, _tail, extended: false, E1000eTxDescriptor.CommandInsertFcs, 0);
+            }
             if (descriptors < 0)
             {
                 // Never sendable: take it and drop it, or the caller would retry it forever.
@@ -69,7 +97,6 @@ internal sealed unsafe class E1000eTxQueue
                 m.Free();
                 continue;
             }
-            Queue(m);
             queued = true;
             Stats.Packets++;
             Stats.Bytes += (ulong)m.PacketLength;
@@ -82,10 +109,43 @@ internal sealed unsafe class E1000eTxQueue
         return n;
     }
 
-    /// <summary>Descriptors <paramref name="m"/> takes, or -1 when it can never be sent.</summary>
-    private int DescriptorsFor(Mbuf m)
+    /// <summary>
+    /// Queues a packet that asks for offloads: slots taken (its context's among them), 0 when the
+    /// ring has too few free, -1 when the request can never be honored. Off the fast path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int QueueOffloaded(Mbuf m)
     {
-        if (m.SegmentCount > MaxSegments || m.PacketLength <= 0 || m.PacketLength > _maxFrame) return -1;
+        // A TSO packet's limit is its IP datagram's (checked with its headers), not a frame's.
+        // A packet that could never fit beside its context would wait for room forever: one slot less.
+        int descriptors = DescriptorsFor(m, (m.Flags & OffloadFlags.TxTcpSegmentation) != 0 ? int.MaxValue : _maxFrame, _size - 2);
+        if (descriptors < 0 || !E1000eTxOffload.TryPrepare(m, _maxFrame, out var request)) return -1;
+        if (request.Options == 0)
+        {
+            if (descriptors > FreeSlots) return 0;
+            Queue(m, _tail, extended: false, E1000eTxDescriptor.CommandInsertFcs, 0);
+            return descriptors;
+        }
+        bool newContext = !_hasContext || request.Context != _context;
+        if (newContext) descriptors++;
+        if (descriptors > FreeSlots) return 0;
+        int first = _tail;
+        if (newContext)
+        {
+            _ring[_tail].FillContext(request.Context);
+            _context = request.Context;
+            _hasContext = true;
+            _tail = Next(_tail);
+            _used++;
+        }
+        Queue(m, first, extended: true, (byte)(E1000eTxDescriptor.CommandInsertFcs | request.Command), request.Options);
+        return descriptors;
+    }
+
+    /// <summary>Data descriptors <paramref name="m"/> takes, or -1 when it can never be sent (more than <paramref name="ringLimit"/>, or than the device takes).</summary>
+    private static int DescriptorsFor(Mbuf m, int maxLength, int ringLimit)
+    {
+        if (m.SegmentCount > MaxSegments || m.PacketLength <= 0 || m.PacketLength > maxLength) return -1;
         // A zero-length descriptor is not something every device takes; neither is a chain that
         // does not add up to the packet length.
         int total = 0, descriptors = 0;
@@ -95,7 +155,7 @@ internal sealed unsafe class E1000eTxQueue
             total += seg.DataLength;
             descriptors += Pieces(seg.DataIova, seg.DataLength, PageMask(seg));
         }
-        return total == m.PacketLength && descriptors <= MaxDescriptors ? descriptors : -1;
+        return total == m.PacketLength && descriptors <= Math.Min(MaxDescriptors, ringLimit) ? descriptors : -1;
     }
 
     /// <summary>
@@ -114,10 +174,16 @@ internal sealed unsafe class E1000eTxQueue
         return (int)((last - first) / (pageMask + 1)) + 1;
     }
 
+    /// <summary>
+    /// Fills the data descriptors of <paramref name="m"/> from the tail, legacy or extended (with
+    /// <paramref name="options"/>), <paramref name="command"/> on each and EOP and RS added on the
+    /// last; the packet's slots run from <paramref name="first"/> (its context's, if it has one).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Queue(Mbuf m)
+    private void Queue(Mbuf m, int first, bool extended, byte command, byte options)
     {
-        int first = _tail, slot = _tail, count = 0;
+        const byte Last = E1000eTxDescriptor.CommandEndOfPacket | E1000eTxDescriptor.CommandReportStatus;
+        int slot = _tail, count = 0;
         for (var seg = m; !seg.IsNull; seg = seg.Next)
         {
             ulong iova = seg.DataIova, pageMask = PageMask(seg);
@@ -128,7 +194,10 @@ internal sealed unsafe class E1000eTxQueue
                 int piece = (int)Math.Min((ulong)remaining, (iova | pageMask) + 1 - iova);
                 remaining -= piece;
                 bool last = lastSegment && remaining == 0;
-                _ring[slot].Fill(iova, piece, last ? LastCommand : E1000eTxDescriptor.CommandInsertFcs);
+                byte cmd = last ? (byte)(command | Last) : command;
+                // QEMU's e1000e takes POPTS and TSE from a packet's last data descriptor, the datasheet from its first: both have them.
+                if (extended) _ring[slot].FillData(iova, piece, cmd, options);
+                else _ring[slot].Fill(iova, piece, cmd);
                 iova += (ulong)piece;
                 count++;
                 if (!last) slot = Next(slot);
@@ -179,5 +248,6 @@ internal sealed unsafe class E1000eTxQueue
             _oldest = Next(last);
         }
         _oldest = _tail;
+        _hasContext = false;
     }
 }
