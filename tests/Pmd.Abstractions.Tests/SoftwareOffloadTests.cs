@@ -53,6 +53,14 @@ public sealed class SoftwareOffloadTests : IDisposable
         m.CopyTo(after);
         Assert.Equal(bytes, after);
         m.Free();
+
+        // An IPv4 flag on a header whose version says 6, in a frame too short for IPv6's addresses.
+        var lying = TcpFrames.Bytes(false, 0, Source, Destination)[..(14 + 20 + 18)];
+        lying[14] = 0x65;
+        var v = TcpFrames.Build(_pool, lying, false, OffloadFlags.TxTcpChecksum);
+        Assert.False(Checksums.CompleteTx(v));
+        Assert.Equal(0, TcpSegmentation.SegmentsFor(v));
+        v.Free();
     }
 
     [Theory]

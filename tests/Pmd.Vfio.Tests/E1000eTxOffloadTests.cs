@@ -157,7 +157,6 @@ public sealed class E1000eTxOffloadTests
         noVersion.Flags &= ~OffloadFlags.TxIpv4;
         var shortIp = TcpFrames.Build(rig.Pool, TcpBytes(100), false, TcpIpv4);
         shortIp.L3Length = 12;
-        var tsoIpv6 = TcpFrames.Build(rig.Pool, TcpFrames.Bytes(true, 1400, E1000eRig.Guest, E1000eRig.Host), true, OffloadFlags.TxTcpSegmentation, mss: 500);
         var tsoNoMss = TcpFrames.Build(rig.Pool, TcpBytes(1400), false, OffloadFlags.TxTcpSegmentation, mss: 0);
         var tsoHugeMss = TcpFrames.Build(rig.Pool, TcpBytes(1400), false, OffloadFlags.TxTcpSegmentation, mss: 9000);
         var sctp = TcpFrames.Build(rig.Pool, TcpBytes(100), false, (OffloadFlags)(2UL << 52));
@@ -170,13 +169,38 @@ public sealed class E1000eTxOffloadTests
         wrongVersionBytes[TcpFrames.EthernetLength] = 0x65;
         var wrongVersion = TcpFrames.Build(rig.Pool, wrongVersionBytes, false, TcpIpv4);
         var fine = TcpFrames.Build(rig.Pool, TcpBytes(100), false, TcpIpv4);
-        Span<Mbuf> burst = [noVersion, shortIp, tsoIpv6, tsoNoMss, tsoHugeMss, sctp, headersPastTheFrame, offsetsPastAByte, wrongVersion, fine];
+        Span<Mbuf> burst = [noVersion, shortIp, tsoNoMss, tsoHugeMss, sctp, headersPastTheFrame, offsetsPastAByte, wrongVersion, fine];
         Assert.Equal(burst.Length, rig.Tx.Burst(burst));
         Assert.Equal((ulong)burst.Length - 1, rig.Tx.Stats.Errors);
         Assert.Equal(1UL, rig.Tx.Stats.Packets);
         Assert.Equal(2, rig.Device.TxQueued);
         var sent = Assert.Single(TransmitAll(rig));
         TcpFrames.Check(Assert.Single(E1000eOffloadModel.Apply(sent)), ipv6: false);
+    }
+
+    [Fact]
+    public void Ipv6_tso_is_cut_in_software_into_plain_segments_each_checked()
+    {
+        // QEMU 7.2 would cut it by IPv4 fragmentation: the driver does TCP segmentation itself.
+        using var rig = new E1000eRig(size: 64);
+        var frame = TcpFrames.Build(rig.Pool, TcpFrames.Bytes(true, 1400, E1000eRig.Guest, E1000eRig.Host), true, OffloadFlags.TxTcpSegmentation, mss: 500);
+        int inUse = rig.Pool.InUse;
+        Assert.Equal(1, rig.Tx.Burst([frame]));
+        Assert.Equal(0UL, rig.Tx.Stats.Errors);
+        Assert.Equal(1UL, rig.Tx.Stats.SoftwareTso);
+        Assert.Equal(3UL, rig.Tx.Stats.Packets);
+        var sent = TransmitAll(rig);
+        Assert.Equal(3, sent.Count);
+        int offset = 0;
+        foreach (var frame6 in sent)
+        {
+            Assert.False(frame6.Extended, "a software segment asked the device for an offload");
+            var s = TcpFrames.Check(frame6.Bytes, ipv6: true);
+            Assert.Equal(offset, s.StreamOffset);
+            offset += s.PayloadLength;
+        }
+        Assert.Equal(1400, offset);
+        Assert.True(rig.Pool.InUse < inUse, "the frame and its segments did not all go back to the pool");
     }
 
     [Fact]

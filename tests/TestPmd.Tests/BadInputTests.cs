@@ -8,7 +8,7 @@ public sealed class BadInputTests
     public static TheoryData<string[], string, int> Cases => new()
     {
         { ["--bogus"], "testpmd: unknown EAL option '--bogus' (see --help)", 2 },
-        { ["-l", "0-1", "--", "--forward-mode=warp"], "testpmd: invalid forward mode 'warp' (expected one of: io, mac, macswap, rxonly, txonly, flowgen, icmpecho)", 2 },
+        { ["-l", "0-1", "--", "--forward-mode=warp"], "testpmd: invalid forward mode 'warp' (expected one of: io, mac, macswap, rxonly, txonly, flowgen, icmpecho, csum)", 2 },
         { ["-l", "0-1", "--", "--burst", "513"], "testpmd: invalid value '513' for --burst: expected an integer in 1..512", 2 },
         {
             ["--vdev", "net_virtio_user0,pth=/tmp/x.sock", "-l", "0-1"],

@@ -13,7 +13,7 @@ internal readonly record struct TxHeaders(int L3Offset, int L3Length, int L4Offs
     public int HeaderLength => L4Offset + L4Length;
 
     /// <summary>
-    /// The headers of <paramref name="m"/>, when the flags name an IP version and the lengths
+    /// The headers of <paramref name="m"/>, when the flags name the IP version the header has and the lengths
     /// (L2 at least 14, IPv4 20 to 60, IPv6 40, and with TSO a TCP header of 20 to 60) fit the first segment.
     /// </summary>
     public static bool TryRead(Mbuf m, out TxHeaders headers)
@@ -29,6 +29,9 @@ internal readonly record struct TxHeaders(int L3Offset, int L3Length, int L4Offs
         // The L4 checksum field must be in the first segment too: 8 bytes cover UDP's, 18 TCP's.
         int needed = l2 + l3 + Math.Max(l4, (flags & OffloadFlags.TxL4Mask) == OffloadFlags.TxUdpChecksum ? 8 : (flags & OffloadFlags.TxL4Mask) != 0 ? 18 : 0);
         if (needed > m.DataLength || needed > m.PacketLength) return false;
+        // The header must be what the flag says: the pseudo-header sum reads the addresses where
+        // the version puts them, and IPv6's lie past an IPv4 header's checked length.
+        if (m.Data[l2] >> 4 != (ipv4 ? 4 : 6)) return false;
         headers = new TxHeaders(l2, l3, l2 + l3, l4, ipv4);
         return true;
     }

@@ -361,6 +361,7 @@ internal sealed unsafe class E1000ePort : EthPort
                 list.Add(new($"tx_q{i}_bytes", s.Bytes));
                 list.Add(new($"tx_q{i}_errors", s.Errors));
                 list.Add(new($"tx_q{i}_tail_writes", s.TailWrites));
+                list.Add(new($"tx_q{i}_sw_tso", s.SoftwareTso));
             }
             _hardwareStats.AddTo(list);
         }

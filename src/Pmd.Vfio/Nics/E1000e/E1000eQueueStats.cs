@@ -15,4 +15,6 @@ internal struct E1000eQueueStats
     public ulong NoMbuf;
     /// <summary>Tail register writes (each one is an MMIO write, a VM exit under a hypervisor).</summary>
     public ulong TailWrites;
+    /// <summary>TX: IPv6 TSO frames cut into segments in software.</summary>
+    public ulong SoftwareTso;
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmd.Memory;
+using Pmd.Net;
 
 namespace Pmd.Vfio.Nics.E1000e;
 
@@ -36,7 +37,12 @@ internal sealed unsafe class E1000eTxQueue
     private int _used;    // slots in flight
     private E1000eTxContext _context;   // the last context descriptor sent: the device's
     private bool _hasContext;
+    // IPv6 TSO is cut here (see QueueSoftwareTso): the segments of one frame, reused.
+    private readonly Mbuf[] _segments = new Mbuf[SoftwareTsoSegments];
     public E1000eQueueStats Stats;
+
+    /// <summary>Segments one IPv6 TSO frame may become here (64 KiB at an MSS of 536 is 123).</summary>
+    private const int SoftwareTsoSegments = 128;
 
     public E1000eTxQueue(E1000eTxDescriptor* ring, int size, MmioWindow registers, uint tailRegister, int maxFrame)
     {
@@ -67,6 +73,25 @@ internal sealed unsafe class E1000eTxQueue
         {
             var m = mbufs[n];
             int descriptors;
+            if ((m.Flags & (OffloadFlags.TxTcpSegmentation | OffloadFlags.TxIpv6)) == (OffloadFlags.TxTcpSegmentation | OffloadFlags.TxIpv6))
+            {
+                int taken = QueueSoftwareTso(m);
+                if (taken == 0)
+                {
+                    if (collected) break;
+                    Cleanup();
+                    collected = true;
+                    if ((taken = QueueSoftwareTso(m)) == 0) break;
+                }
+                if (taken < 0)
+                {
+                    Stats.Errors++;
+                    m.Free();
+                    continue;
+                }
+                queued = true;
+                continue;
+            }
             if ((m.Flags & OffloadFlags.TxOffloadMask) != 0)
             {
                 descriptors = QueueOffloaded(m);
@@ -107,6 +132,47 @@ internal sealed unsafe class E1000eTxQueue
             _registers.Write32(_tailRegister, (uint)_tail);
         }
         return n;
+    }
+
+    /// <summary>
+    /// IPv6 TSO, done in software: QEMU 7.2's e1000e cuts a TSO frame for a backend without vnet
+    /// headers by IPv4 fragmentation, which mangles an IPv6 one. The frame becomes segments from
+    /// its own pool (checksums computed), each queued as a plain packet, and is freed. Returns
+    /// the slots taken, 0 when the ring has too few free, -1 when it can never be sent (the caller
+    /// drops it). Off the fast path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int QueueSoftwareTso(Mbuf m)
+    {
+        int count = TcpSegmentation.SegmentsFor(m);
+        if (count <= 0 || count > SoftwareTsoSegments || m.HeaderLength + m.TsoSegmentSize > Math.Min(_maxFrame, m.Pool.DataRoom)) return -1;
+        // A segment is one buffer, two descriptors at most (a page boundary inside it).
+        if (2 * count > _size - 2) return -1;
+        if (2 * count > FreeSlots) return 0;
+        var segments = _segments.AsSpan();
+        // Valid and fitting by now: a refusal is the pool running dry, which passes.
+        int n = TcpSegmentation.Segment(m, m.Pool, segments);
+        if (n < 0) return 0;
+        int taken = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var s = segments[i];
+            int descriptors = DescriptorsFor(s, _maxFrame, _size - 1);
+            if (descriptors < 0)
+            {
+                Stats.Errors++;
+                s.Free();
+                continue;
+            }
+            Queue(s, _tail, extended: false, E1000eTxDescriptor.CommandInsertFcs, 0);
+            taken += descriptors;
+            Stats.Packets++;
+            Stats.Bytes += (ulong)s.PacketLength;
+        }
+        segments[..n].Clear();
+        Stats.SoftwareTso++;
+        m.Free();
+        return Math.Max(taken, 1);
     }
 
     /// <summary>
