@@ -30,7 +30,7 @@ internal sealed class Forwarder(PortRegistry registry, Mempool pool, AppOptions 
 
     public TxOffloadSettings TxOffloadsFor(ushort port)
     {
-        if (!TxOffloads.TryGetValue(port, out var s)) TxOffloads[port] = s = new TxOffloadSettings();
+        if (!TxOffloads.TryGetValue(port, out var s)) TxOffloads[port] = s = TxOffloadSettings.From(options.TxOffloads);
         return s;
     }
 

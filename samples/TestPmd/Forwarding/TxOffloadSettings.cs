@@ -14,6 +14,14 @@ internal sealed class TxOffloadSettings
     public bool UdpHardware;
     public int TsoSegmentSize;
 
+    /// <summary>The settings --tx-offloads starts a port with, as DPDK's csum engine reads its port's offloads.</summary>
+    public static TxOffloadSettings From(TxOffloads offloads) => new()
+    {
+        IpHardware = (offloads & TxOffloads.Ipv4Checksum) != 0,
+        TcpHardware = (offloads & TxOffloads.TcpChecksum) != 0,
+        UdpHardware = (offloads & TxOffloads.UdpChecksum) != 0,
+    };
+
     /// <summary>The port offloads these settings need.</summary>
     public TxOffloads Needed =>
         (IpHardware ? TxOffloads.Ipv4Checksum : 0) | (TcpHardware ? TxOffloads.TcpChecksum : 0)

@@ -22,6 +22,8 @@ internal sealed class AppOptions
     public int TxPacketLength { get; private set; } = 64;
     /// <summary>--txpkts=A,B,...: the segment lengths of a txonly frame (null: one segment of TxPacketLength).</summary>
     public int[]? TxSegments { get; private set; }
+    /// <summary>--tx-offloads=0xN (DPDK's RTE_ETH_TX_OFFLOAD_* bits): every port's TX offloads, and csum's hw settings.</summary>
+    public TxOffloads TxOffloads { get; private set; }
     /// <summary>--cmdline-file: interactive commands run once the ports are set up, before forwarding starts.</summary>
     public string? CommandFile { get; private set; }
     /// <summary>--enable-rx-cksum, --enable-lro: the RX offloads every port is configured with.</summary>
@@ -96,6 +98,12 @@ internal sealed class AppOptions
                     o.Mode = m;
                     break;
                 case "--txpkts": o.ParseTxSegments(flag, r.Value(flag)); break;
+                case "--tx-offloads":
+                    string bits = r.Value(flag);
+                    if (!ulong.TryParse(bits.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? bits[2..] : bits, System.Globalization.NumberStyles.HexNumber, null, out ulong mask))
+                        throw new UsageException($"{flag}: '{bits}' is not a hexadecimal mask");
+                    o.TxOffloads = TxOffloadBits.ToOffloads(mask);
+                    break;
                 case "--cmdline-file":
                     o.CommandFile = r.Value(flag);
                     if (!File.Exists(o.CommandFile)) throw new UsageException($"{flag}: no file '{o.CommandFile}'");

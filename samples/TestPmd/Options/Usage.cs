@@ -31,6 +31,8 @@ internal static class Usage
           --forward-mode=csum     also: checksums and TSO as 'csum set' and 'tso set' say, per TX port
           --txpkts=N[,N...]       txonly/flowgen frame size in bytes (default 64); a list: txonly's
                                   segment lengths, each up to 2048, the headers in the first
+          --tx-offloads=0xN       DPDK's TX offload bits for every port (IPV4_CKSUM 0x2, UDP_CKSUM 0x4,
+                                  TCP_CKSUM 0x8, TCP_TSO 0x20, MULTI_SEGS 0x8000); csum mode's hw settings
           --cmdline-file=FILE     run FILE's interactive commands (one per line) once the ports are up,
                                   before forwarding (e.g. port stop 0, csum set udp hw 0, port start 0)
           --enable-rx-cksum       RX checksum offload on every port (the verdicts csum counts)

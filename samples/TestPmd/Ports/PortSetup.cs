@@ -49,6 +49,7 @@ internal static class PortSetup
                 TxDescriptors = options.TxDescriptors,
                 RxPool = pool,
                 RxOffloads = RxOffloadsFor(port, options.RxOffloads),
+                TxOffloads = options.TxOffloads,
             });
             // Before start, as DPDK's testpmd does: the driver sizes its receive path for it.
             if (options.Mtu is int mtu) port.SetMtu(mtu);
