@@ -27,7 +27,8 @@ public sealed class OvsDpdkBackend : IDisposable
     public string Directory => _dir;
 
     /// <summary>Creates the database and the bridge, and starts the switch; its port connects to <paramref name="serverSocket"/>.</summary>
-    public static OvsDpdkBackend Start(string dir, string serverSocket)
+    /// <param name="userspaceTso">OVS's userspace TSO (other_config:userspace-tso-enable): TSO frames pass through whole, and go out to a vhost port as GSO frames.</param>
+    public static OvsDpdkBackend Start(string dir, string serverSocket, bool userspaceTso = false)
     {
         if (!File.Exists(VswitchdDpdk) || NativeLayout.FindTool("ovsdb-server") is null)
             throw new InvalidOperationException($"Open vSwitch with DPDK is not installed ({VswitchdDpdk}): run tools/setup-host.sh (apt-get install openvswitch-switch-dpdk)");
@@ -44,6 +45,7 @@ public sealed class OvsDpdkBackend : IDisposable
             // the machine has two cores and other DPDK processes.
             ovs.Vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true", "other_config:dpdk-lcore-mask=0x1",
                 "other_config:pmd-cpu-mask=0x1", "other_config:dpdk-socket-mem=128", "other_config:dpdk-extra=--in-memory --no-pci");
+            if (userspaceTso) ovs.Vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true");
             ovs.StartVswitchd();
             ovs.Vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev");
             ovs.Vsctl("add-port", "br0", "vhu0", "--", "set", "Interface", "vhu0", "type=dpdkvhostuserclient",

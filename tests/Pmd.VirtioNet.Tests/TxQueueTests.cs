@@ -31,7 +31,9 @@ public sealed unsafe class TxQueueTests : IDisposable
     private Mbuf Frame(OffloadFlags flags = 0)
     {
         var m = _pool.Alloc();
-        m.Append(64).Fill(0xAB);
+        var d = m.Append(64);
+        d.Fill(0xAB);
+        d[14] = 0x45; // an IPv4 header as far as the version: an offload request must match it
         m.Flags = flags == 0 ? 0 : flags | OffloadFlags.TxIpv4;
         m.L2Length = 14;
         m.L3Length = 20;
