@@ -132,6 +132,15 @@ public sealed class PciHotplug : IDisposable
             VfioLog.HotplugTakeFailed(_log, address.ToString(), ex.Message);   // expected failures: one line (see VfioLog)
             return;
         }
+        // The group's device node appears after the bind, when devtmpfs and udev get to it: one
+        // opened before that does not exist yet (seen after a cancelled migration's re-plug).
+        if (attempt < BindAttempts && PciSysfs.Find(address) is { IommuGroup: int group } info
+            && !File.Exists(VfioGroup.PathOf(group, info.NoIommuGroup)))
+        {
+            VfioLog.HotplugBindRetry(_log, address.ToString(), attempt, $"{VfioGroup.PathOf(group, info.NoIommuGroup)} does not exist yet");
+            _registry.Control.Schedule(BindRetryDelay, () => TryTake(address, clock, attempt + 1));
+            return;
+        }
         try
         {
             var port = _registry.Attach(address.ToString());
