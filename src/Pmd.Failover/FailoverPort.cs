@@ -285,7 +285,10 @@ public sealed partial class FailoverPort : EthPort
         _retiredStats = default;
     }
 
-    public override IReadOnlyList<Xstat> GetXstats() =>
+    public override IReadOnlyList<Xstat> GetXstats()
+    {
+        var software = _software?.Totals() ?? default;
+        return
     [
         new("failover_state", (ulong)_machine.State),
         new("failover_switches_to_primary", _counters.SwitchesToPrimary),
@@ -295,10 +298,10 @@ public sealed partial class FailoverPort : EthPort
         new("failover_last_fallback_ms", _counters.LastFallbackMs),
         new("failover_announcements_sent", _announcement.Sent),
         new("failover_announce_requests", _counters.AnnounceRequests),
-        new("failover_sw_checksums", _software?.Totals().Checksummed ?? 0),
-        new("failover_sw_tso_frames", _software?.Totals().Segmented ?? 0),
-        new("failover_sw_tso_segments", _software?.Totals().Segments ?? 0),
-        new("failover_sw_dropped", _software?.Totals().Dropped ?? 0),
+        new("failover_sw_checksums", software.Checksummed),
+        new("failover_sw_tso_frames", software.Segmented),
+        new("failover_sw_tso_segments", software.Segments),
+        new("failover_sw_dropped", software.Dropped),
         new("failover_last_release_tx_off_us", _counters.LastRelease.TxOff),
         new("failover_last_release_drained_us", _counters.LastRelease.Drained),
         new("failover_last_release_rx_off_us", _counters.LastRelease.RxOff),
@@ -307,6 +310,7 @@ public sealed partial class FailoverPort : EthPort
         .. _standby.GetXstats().Select(x => x with { Name = "standby_" + x.Name }),
         .. (Primary?.GetXstats() ?? []).Select(x => x with { Name = "primary_" + x.Name }),
     ];
+    }
 
     private void OnStandbyLink(PortEvent e) => RaiseEvent(PortEventType.LinkStateChange, e.Detail);
 }

@@ -39,6 +39,10 @@ public static class Checksums
         return (ushort)~sum;
     }
 
+    /// <summary>Puts the right checksum into the IPv4 header <paramref name="header"/> (whatever its field held).</summary>
+    internal static void WriteIpv4Header(Span<byte> header) =>
+        BinaryPrimitives.WriteUInt16BigEndian(header[10..], Ipv4Header(header));
+
     /// <summary>
     /// The pseudo-header sum of an L4 header that follows <paramref name="l3"/> (IPv4 or IPv6, as
     /// its version nibble says): addresses, protocol and <paramref name="l4Length"/>. TSO on Intel
@@ -86,10 +90,7 @@ public static class Checksums
         var first = m.Data;
         if ((flags & OffloadFlags.TxIpChecksum) != 0 && headers.IsIpv4)
         {
-            var ip = first.Slice(headers.L3Offset, headers.L3Length);
-            ip[10] = 0;
-            ip[11] = 0;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Ipv4Header(ip));
+            WriteIpv4Header(first.Slice(headers.L3Offset, headers.L3Length));
         }
         var l4 = flags & OffloadFlags.TxL4Mask;
         if (l4 is OffloadFlags.TxTcpChecksum or OffloadFlags.TxUdpChecksum)

@@ -62,9 +62,7 @@ public static class TcpSegmentation
             {
                 BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(h.L3Length + h.L4Length + length));
                 BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(ipId + i));
-                ip[10] = 0;
-                ip[11] = 0;
-                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksums.Ipv4Header(ip));
+                Checksums.WriteIpv4Header(ip);
             }
             else
             {

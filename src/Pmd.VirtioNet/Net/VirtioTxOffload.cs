@@ -27,10 +27,7 @@ internal static unsafe class VirtioTxOffload
         var frame = m.Data;
         if ((flags & OffloadFlags.TxIpChecksum) != 0 && h.IsIpv4)
         {
-            var ip = frame.Slice(h.L3Offset, h.L3Length);
-            ip[10] = 0;
-            ip[11] = 0;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksums.Ipv4Header(ip));
+            Checksums.WriteIpv4Header(frame.Slice(h.L3Offset, h.L3Length));
         }
         *header = default;
         if ((flags & OffloadFlags.TxTcpSegmentation) != 0)
