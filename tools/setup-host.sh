@@ -8,7 +8,7 @@
 set -euo pipefail
 
 HUGEPAGES=${PMD_HUGEPAGES:-1024}
-packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 afl++ clang zlib1g-dev tshark)
+packages=(dpdk dpdk-dev openvswitch-switch-dpdk gcc libc6-dev linux-libc-dev python3 iputils-ping iproute2 ethtool afl++ clang zlib1g-dev tshark)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.RegularExpressions;
 using Pmd.Ethdev;
 using Pmd.TestSupport;
 
@@ -14,7 +13,7 @@ namespace Pmd.Vm.Tests;
 /// and the guest's Bad-ipcsum and Bad-l4csum must count exactly the frames sent bad. TSO over IPv6
 /// is refused by the driver (dropped, counted in tx_q0_errors).
 /// </summary>
-public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
+public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
 {
     private const int ChecksumFrames = 300, Ipv6Frames = 60, TsoFrames = 30, Ipv6TsoFrames = 5, GoodFrames = 100;
     private const int Mss = 500, TsoPayload = 1400;
@@ -46,8 +45,9 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
         int badIp = 0, badL4 = 0;
         void Count(byte[] f, bool ipv6 = false)
         {
-            if (!ipv6 && InternetChecksum.Compute(f.AsSpan(TcpFrames.EthernetLength, TcpFrames.Ipv4Length)) != 0) badIp++;
-            if (BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(TcpFrames.HeaderLength(ipv6) - 4)) != TcpFrames.TcpChecksum(f, ipv6)) badL4++;
+            var (ip, l4) = OffloadExchange.Verdict(f, ipv6);
+            if (ip) badIp++;
+            if (l4) badL4++;
         }
 
         // 1. Checksums: frames of 60..530 bytes (none padded by QEMU, none over the TSO size), the TCP
@@ -60,10 +60,10 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             Count(f);
             sent[i * 1000] = f;
         }
-        await Exchange(vm, sent, Window, back =>
+        await OffloadExchange.RunAsync(vm, vm.Frames, sent, Window, back =>
         {
             var s = TcpFrames.Check(back, ipv6: false);
-            CheckAgainstSent(back, sent[s.StreamOffset], host, guest);
+            OffloadExchange.CheckAgainstSent(back, sent[s.StreamOffset], host, guest);
             return [s.StreamOffset];
         }, ct);
         output.WriteLine($"{ChecksumFrames} frames came back with their IPv4 and TCP checksums completed ({badIp} sent with a bad IPv4 checksum, {badL4} with a bad TCP one)");
@@ -76,10 +76,10 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             Count(f, ipv6: true);
             v6[Ipv6StreamBase + i * 1000] = f;
         }
-        await Exchange(vm, v6, Window, back =>
+        await OffloadExchange.RunAsync(vm, vm.Frames, v6, Window, back =>
         {
             var s = TcpFrames.Check(back, ipv6: true);
-            CheckAgainstSent(back, v6[s.StreamOffset], host, guest, ipv6: true);
+            OffloadExchange.CheckAgainstSent(back, v6[s.StreamOffset], host, guest, ipv6: true);
             return [s.StreamOffset];
         }, ct);
         output.WriteLine($"{Ipv6Frames} TCP/IPv6 frames came back with their TCP checksums completed");
@@ -95,7 +95,7 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
         }
         var reassembly = new TcpReassembly();
         int segments = 0, fragments = 0;
-        await Exchange(vm, tso, TsoWindow, back =>
+        await OffloadExchange.RunAsync(vm, vm.Frames, tso, TsoWindow, back =>
         {
             if (TcpReassembly.IsFragment(back))
             {
@@ -104,7 +104,7 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
                 if (whole is null) return [];
                 var r = TcpFrames.Check(whole, ipv6: false);
                 Assert.Equal(TsoPayload, r.PayloadLength);
-                CheckAgainstSent(whole, tso[r.StreamOffset], host, guest);
+                OffloadExchange.CheckAgainstSent(whole, tso[r.StreamOffset], host, guest);
                 return [r.StreamOffset];
             }
             segments++;
@@ -132,7 +132,7 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             tso6[Ipv6StreamBase + 5_000_000 + k * 2000] = f;
         }
         int segments6 = 0;
-        await Exchange(vm, tso6, TsoWindow, back =>
+        await OffloadExchange.RunAsync(vm, vm.Frames, tso6, TsoWindow, back =>
         {
             var s = TcpFrames.Check(back, ipv6: true);
             int key = Ipv6StreamBase + 5_000_000 + (s.StreamOffset - Ipv6StreamBase - 5_000_000) / 2000 * 2000;
@@ -152,20 +152,17 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
             Count(f);
             good[GoodStreamBase + i * 1000] = f;
         }
-        await Exchange(vm, good, Window, back =>
+        await OffloadExchange.RunAsync(vm, vm.Frames, good, Window, back =>
         {
             var s = TcpFrames.Check(back, ipv6: false);
-            CheckAgainstSent(back, good[s.StreamOffset], host, guest);
+            OffloadExchange.CheckAgainstSent(back, good[s.StreamOffset], host, guest);
             return [s.StreamOffset];
         }, ct);
 
         TestPmdConsole.Send(vm, "stop", "show port stats 0", "show port xstats 0", "quit");
         int rc = await vm.WaitForExitAsync(TimeSpan.FromSeconds(180), ct);
         Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
-        var verdicts = BadCounts().Matches(vm.GuestOutput);
-        Assert.True(verdicts.Count > 0, $"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
-        var last = verdicts[^1];
-        int seenIp = int.Parse(last.Groups[1].Value), seenL4 = int.Parse(last.Groups[2].Value);
+        var (seenIp, seenL4) = OffloadExchange.EngineVerdicts(vm.GuestOutput) ?? throw new InvalidOperationException($"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
         var counters = TestPmdCounters.Parse(vm.GuestOutput);
         string counts = $"sent {badIp} frames with a bad IPv4 checksum and {badL4} with a bad TCP one; TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}; " +
                         $"tx_q0_errors {counters.Xstat("tx_q0_errors")}";
@@ -174,62 +171,4 @@ public sealed partial class E1000eOffloadTrafficTests(ITestOutputHelper output)
         Assert.Equal(0UL, counters.Xstat("tx_q0_errors"));
         Assert.Equal((ulong)Ipv6TsoFrames, counters.Xstat("tx_q0_sw_tso"));
     }
-
-    /// <summary>The MACs the csum engine writes (the peer's, the port's), and every other byte as sent but the two checksum fields.</summary>
-    private static void CheckAgainstSent(byte[] back, byte[] sent, byte[] host, byte[] guest, bool ipv6 = false)
-    {
-        Assert.Equal(sent.Length, back.Length);
-        Assert.Equal(host, back[..6]);
-        Assert.Equal(guest, back[6..12]);
-        var a = (byte[])back.Clone();
-        var b = (byte[])sent.Clone();
-        foreach (int field in ipv6 ? (int[])[TcpFrames.HeaderLength(true) - 4] : [TcpFrames.EthernetLength + 10, TcpFrames.HeaderLength(false) - 4])
-        {
-            a[field] = a[field + 1] = 0;
-            b[field] = b[field + 1] = 0;
-        }
-        Assert.Equal(b[12..], a[12..]);
-    }
-
-    /// <summary>
-    /// Sends the frames with at most <paramref name="window"/> outstanding; <paramref name="take"/>
-    /// checks each TCP frame that comes back and says which sent frames it completed. Probes and
-    /// frames that are not TCP/IPv4 are let through.
-    /// </summary>
-    private static async Task Exchange(VmGuest vm, Dictionary<int, byte[]> frames, int window, Func<byte[], int[]> take, CancellationToken ct)
-    {
-        var queue = new Queue<int>(frames.Keys.Order());
-        var outstanding = new HashSet<int>();
-        int done = 0;
-        while (done < frames.Count)
-        {
-            while (outstanding.Count < window && queue.TryDequeue(out int key))
-            {
-                outstanding.Add(key);
-                vm.Frames.Send(frames[key]);
-            }
-            var back = await vm.Frames.ReceiveAsync(MacSwapTraffic.StallTimeout, ct);
-            if (back is null)
-                Assert.Fail($"no frame came back for {MacSwapTraffic.StallTimeout.TotalSeconds:0} s: {done} of {frames.Count} done, outstanding {string.Join(", ", outstanding.Order().Take(8))}.\n{vm.Describe()}");
-            if (!IsTcp(back)) continue;
-            int[] completed;
-            try { completed = take(back); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"a {back.Length}-byte frame came back wrong: {e.Message}\n{vm.Describe()}", e); }
-            foreach (int key in completed)
-            {
-                Assert.True(outstanding.Remove(key), $"frame {key} came back twice or unsent.\n{vm.Describe()}");
-                done++;
-            }
-        }
-    }
-
-    private static bool IsTcp(byte[] f) => f.Length >= 54 && BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12)) switch
-    {
-        0x0800 => f[23] == 6,
-        0x86DD => f[20] == 6,
-        _ => false,
-    };
-
-    [GeneratedRegex(@"Bad-ipcsum:\s*(\d+)\s+Bad-l4csum:\s*(\d+)")]
-    private static partial Regex BadCounts();
 }

@@ -10,7 +10,7 @@ namespace Pmd.Vm.Tests;
 /// receive side, and what the guest transmits arrives here. It counts every frame either way, so
 /// that a test can hold the guest's counters against what really crossed the wire.
 /// </summary>
-public sealed class FrameChannel : IDisposable
+public sealed class FrameChannel : IGuestWire, IDisposable
 {
     private readonly UdpClient _udp;
     private readonly IPEndPoint _guest;

@@ -19,7 +19,7 @@ public static class MacSwapTraffic
 
     /// <summary>Sends a probe frame every half second until one comes back swapped: TestPmd is then forwarding. Returns how many probes were sent.</summary>
     public static async Task<int> WaitUntilForwardingAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, TimeSpan timeout, CancellationToken ct,
-        FrameChannel? sendOn = null, FrameChannel? backOn = null)
+        IGuestWire? sendOn = null, IGuestWire? backOn = null)
     {
         sendOn ??= vm.Frames;
         backOn ??= sendOn;
@@ -50,7 +50,7 @@ public static class MacSwapTraffic
     /// go out on one wire and must come back on the other, as with a failover pair.
     /// </summary>
     public static async Task SendAndCheckAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, FrameBatch batch, CancellationToken ct,
-        FrameChannel? sendOn = null, FrameChannel? backOn = null)
+        IGuestWire? sendOn = null, IGuestWire? backOn = null)
     {
         sendOn ??= vm.Frames;
         backOn ??= sendOn;

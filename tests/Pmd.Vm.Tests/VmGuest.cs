@@ -20,6 +20,9 @@ public sealed record VmOptions(string Name, string Command)
 
     /// <summary>intel-iommu aw-bits (39 or 48); null leaves PMD_VM_IOMMU_AW_BITS of the environment, else QEMU's default 39.</summary>
     public int? IommuAddressBits { get; init; }
+
+    /// <summary>A host tap (see <see cref="TapWire"/>) as the NIC's netdev instead of the UDP wire; <see cref="VmGuest.Frames"/> then carries nothing.</summary>
+    public string? Tap { get; init; }
 }
 
 /// <summary>
@@ -133,6 +136,7 @@ public sealed class VmGuest : IAsyncDisposable
         psi.Environment["PMD_VM_PACKED"] = options.Packed ? "1" : "0";
         psi.Environment["PMD_VM_QMP"] = Path.Combine(results, "qmp.sock");
         psi.Environment["PMD_VM_TIMEOUT"] = options.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (options.Tap is not null) psi.Environment["PMD_VM_TAP0"] = options.Tap;
         if (options.IommuAddressBits is int aw) psi.Environment["PMD_VM_IOMMU_AW_BITS"] = aw.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var runner = Process.Start(psi) ?? throw new InvalidOperationException("could not start tests/vm/run-vm.sh");
         var vm = new VmGuest(options, results, frames, runner) { PrimaryFrames = primaryFrames };

@@ -34,6 +34,28 @@ public sealed class CsumModeTests
     }
 
     [Fact]
+    public void Set_verbose_prints_every_packet_received_and_sent_with_its_offload_flags_in_dpdks_names()
+    {
+        using var backend = Peer.Start("io");
+        using var ours = TestPmdProcess.Start("-l", "0-1", "--main-lcore", "1", "--vdev", $"net_virtio_user0,path={backend.Socket}", "--", "-i", "--forward-mode=csum", "--enable-rx-cksum");
+        ours.Send("set verbose 3");
+        ours.WaitForOutput("Change verbose level from 0 to 3");
+        ours.Send("start tx_first");
+        // The first burst (UDP frames of the template) comes back through DPDK's io forwarding.
+        ours.WaitForOutput("port 0/queue 0: received");
+        ours.WaitForOutput("port 0/queue 0: sent");
+        ours.WaitForOutput("ol_flags: RTE_MBUF_F_RX_L4_CKSUM_");
+        ours.Send("set verbose 0");
+        ours.WaitForOutput("Change verbose level from 3 to 0");
+        ours.Send("stop");
+        ours.WaitForOutput("Bad-l4csum");
+        ours.Send("quit");
+        ours.WaitForExit(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, ours.ExitCode);
+        Assert.Matches(@"src=[0-9A-F:]{17} - dst=[0-9A-F:]{17} - type=0x0800 - length=\d+ - nb_segs=1", ours.Stdout);
+    }
+
+    [Fact]
     public void Csum_mode_forwards_with_software_checksums_and_counts_no_bad_ones()
     {
         using var backend = Peer.Start("io");

@@ -5,7 +5,8 @@ namespace Pmd.TestPmd.Forwarding;
 /// <summary>
 /// What an lcore does with one stream per turn of its loop: one virtual call per burst. Engines
 /// hold no per-stream state (that lives in <see cref="ForwardStream"/>), allocate nothing, take no
-/// locks and never log, so the loop runs at the speed of the rings.
+/// locks and never log, so the loop runs at the speed of the rings (unless "set verbose" asks
+/// for every packet to be printed: <see cref="PacketDump"/>).
 /// </summary>
 internal abstract class ForwardEngine
 {
@@ -19,6 +20,7 @@ internal abstract class ForwardEngine
     /// <summary>Sends <paramref name="packets"/> on the stream's TX queue; what the queue does not take is dropped and counted.</summary>
     protected static void Transmit(ForwardStream stream, Span<Mbuf> packets)
     {
+        if (PacketDump.DumpsTx(PacketDump.Level) && packets.Length > 0) PacketDump.Sending(stream.TxPortId, stream.TxQueue, packets);
         int sent = stream.TxPort.TxBurst(stream.TxQueue, packets);
         stream.TxPackets += (ulong)sent;
         if (sent < packets.Length)
@@ -33,6 +35,7 @@ internal abstract class ForwardEngine
     {
         int n = stream.RxPort.RxBurst(stream.RxQueue, burst);
         stream.RxPackets += (ulong)n;
+        if (n > 0 && PacketDump.DumpsRx(PacketDump.Level)) PacketDump.Received(stream.RxPortId, stream.RxQueue, burst[..n]);
         return n;
     }
 

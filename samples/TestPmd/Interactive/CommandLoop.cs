@@ -71,6 +71,9 @@ internal sealed class CommandLoop(Session session, TextReader input)
                         _out.WriteLine($"\n  NIC statistics for port {p.PortId} cleared");
                     });
                     break;
+                case ["set", "verbose", var level] when int.TryParse(level, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 0:
+                    _out.WriteLine($"Change verbose level from {PacketDump.Set(n, _out)} to {n}");
+                    break;
                 case ["set", "fwd", var mode]:
                     SetForwardMode(mode);
                     break;
@@ -223,6 +226,7 @@ internal sealed class CommandLoop(Session session, TextReader input)
           csum show N
           tso set SIZE N                  csum mode: TCP frames longer than SIZE payload bytes go out with TSO (0: off)
           tso show N
+          set verbose N                   print every packet: 1 received, 2 sent, 3 both; 0 off
           set promisc all|N on|off        accept unicast frames for any MAC
           set allmulti all|N on|off       accept every multicast frame
           port attach DEVARGS             e.g. port attach net_virtio_user1,path=/tmp/vhost1.sock
