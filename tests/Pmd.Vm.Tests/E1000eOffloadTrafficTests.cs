@@ -36,19 +36,10 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         var guestMac = MacAddress.Parse(vm.Options.Mac);
         byte[] host = Mac.Parse(HostMac.ToString()), guest = Mac.Parse(vm.Options.Mac);
 
-        await vm.WaitForSerialAsync("PMDVM-TESTPMD-START", TimeSpan.FromSeconds(240), ct);
-        TestPmdConsole.Send(vm, "stop", "port stop 0", "csum set ip hw 0", "csum set tcp hw 0", $"tso set {Mss} 0", "port start 0", "start");
-        await vm.WaitForSerialAsync("Port 0: started", TimeSpan.FromSeconds(120), ct);
-        int probes = await MacSwapTraffic.WaitUntilForwardingAsync(vm, host, guest, TimeSpan.FromSeconds(150), ct);
+        int probes = await OffloadExchange.ConfigureCsumModeAsync(vm, vm.Frames, host, guest, ct, "csum set ip hw 0", "csum set tcp hw 0", $"tso set {Mss} 0");
         output.WriteLine($"forwarding in csum mode after {probes} probes, at {vm.Elapsed.TotalSeconds:0.0} s");
 
-        int badIp = 0, badL4 = 0;
-        void Count(byte[] f, bool ipv6 = false)
-        {
-            var (ip, l4) = OffloadExchange.Verdict(f, ipv6);
-            if (ip) badIp++;
-            if (l4) badL4++;
-        }
+        var tally = new ChecksumTally();
 
         // 1. Checksums: frames of 60..530 bytes (none padded by QEMU, none over the TSO size), the TCP
         // checksum wrong in four of five, the IPv4 one in one of three; every one must come back right.
@@ -57,7 +48,7 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         {
             var f = TcpFrames.Bytes(false, 6 + i * 37 % 470, HostMac, guestMac, streamOffset: i * 1000, tcpChecksum: i % 5 == 0, ipId: (ushort)i);
             if (i % 3 == 0) f[TcpFrames.EthernetLength + 10] ^= 0x5A;
-            Count(f);
+            tally.Count(f);
             sent[i * 1000] = f;
         }
         await OffloadExchange.RunAsync(vm, vm.Frames, sent, Window, back =>
@@ -66,14 +57,14 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
             OffloadExchange.CheckAgainstSent(back, sent[s.StreamOffset], host, guest);
             return [s.StreamOffset];
         }, ct);
-        output.WriteLine($"{ChecksumFrames} frames came back with their IPv4 and TCP checksums completed ({badIp} sent with a bad IPv4 checksum, {badL4} with a bad TCP one)");
+        output.WriteLine($"{ChecksumFrames} frames came back with their IPv4 and TCP checksums completed ({tally.BadIp} sent with a bad IPv4 checksum, {tally.BadL4} with a bad TCP one)");
 
         // 1b. The TCP checksum over IPv6 (a context without IPv4's header checksum); IPv6 has no header checksum to count.
         var v6 = new Dictionary<int, byte[]>();
         for (int i = 0; i < Ipv6Frames; i++)
         {
             var f = TcpFrames.Bytes(true, 1 + i * 23 % 480, HostMac, guestMac, streamOffset: Ipv6StreamBase + i * 1000);
-            Count(f, ipv6: true);
+            tally.Count(f, ipv6: true);
             v6[Ipv6StreamBase + i * 1000] = f;
         }
         await OffloadExchange.RunAsync(vm, vm.Frames, v6, Window, back =>
@@ -90,7 +81,7 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         for (int k = 0; k < TsoFrames; k++)
         {
             var f = TcpFrames.Bytes(false, TsoPayload, HostMac, guestMac, streamOffset: TsoStreamBase + k * 2000, ipId: (ushort)(1000 + k * 10));
-            Count(f);
+            tally.Count(f);
             tso[TsoStreamBase + k * 2000] = f;
         }
         var reassembly = new TcpReassembly();
@@ -128,7 +119,7 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         for (int k = 0; k < Ipv6TsoFrames; k++)
         {
             var f = TcpFrames.Bytes(true, TsoPayload, HostMac, guestMac, streamOffset: Ipv6StreamBase + 5_000_000 + k * 2000);
-            Count(f, ipv6: true);
+            tally.Count(f, ipv6: true);
             tso6[Ipv6StreamBase + 5_000_000 + k * 2000] = f;
         }
         int segments6 = 0;
@@ -149,7 +140,7 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         for (int i = 0; i < GoodFrames; i++)
         {
             var f = TcpFrames.Bytes(false, 100 + i, HostMac, guestMac, streamOffset: GoodStreamBase + i * 1000, tcpChecksum: true, ipId: (ushort)i);
-            Count(f);
+            tally.Count(f);
             good[GoodStreamBase + i * 1000] = f;
         }
         await OffloadExchange.RunAsync(vm, vm.Frames, good, Window, back =>
@@ -164,10 +155,10 @@ public sealed class E1000eOffloadTrafficTests(ITestOutputHelper output)
         Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
         var (seenIp, seenL4) = OffloadExchange.EngineVerdicts(vm.GuestOutput) ?? throw new InvalidOperationException($"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
         var counters = TestPmdCounters.Parse(vm.GuestOutput);
-        string counts = $"sent {badIp} frames with a bad IPv4 checksum and {badL4} with a bad TCP one; TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}; " +
+        string counts = $"sent {tally.BadIp} frames with a bad IPv4 checksum and {tally.BadL4} with a bad TCP one; TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}; " +
                         $"tx_q0_errors {counters.Xstat("tx_q0_errors")}";
         output.WriteLine(counts);
-        Assert.True(seenIp == badIp && seenL4 == badL4, $"{counts}\n{vm.Describe()}");
+        Assert.True(seenIp == tally.BadIp && seenL4 == tally.BadL4, $"{counts}\n{vm.Describe()}");
         Assert.Equal(0UL, counters.Xstat("tx_q0_errors"));
         Assert.Equal((ulong)Ipv6TsoFrames, counters.Xstat("tx_q0_sw_tso"));
     }

@@ -67,10 +67,17 @@ public static partial class OffloadExchange
         Assert.Equal(b[12..], a[12..]);
     }
 
-    /// <summary>What DPDK's csum engine would count for <paramref name="f"/> as sent: a bad IPv4 header checksum, a bad TCP one.</summary>
-    public static (bool BadIp, bool BadL4) Verdict(byte[] f, bool ipv6) =>
-        (!ipv6 && InternetChecksum.Compute(f.AsSpan(TcpFrames.EthernetLength, TcpFrames.Ipv4Length)) != 0,
-         BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(TcpFrames.HeaderLength(ipv6) - 4)) != TcpFrames.TcpChecksum(f, ipv6));
+    /// <summary>
+    /// Waits for TestPmd, stops port 0, sets csum mode's <paramref name="settings"/> ("csum set tcp hw 0",
+    /// "tso set 500 0", ...), starts it again and waits until it forwards; returns the probes that took.
+    /// </summary>
+    public static async Task<int> ConfigureCsumModeAsync(VmGuest vm, IGuestWire wire, byte[] host, byte[] guest, CancellationToken ct, params string[] settings)
+    {
+        await vm.WaitForSerialAsync("PMDVM-TESTPMD-START", TimeSpan.FromSeconds(240), ct);
+        TestPmdConsole.Send(vm, ["stop", "port stop 0", .. settings, "port start 0", "start"]);
+        await vm.WaitForSerialAsync("Port 0: started", TimeSpan.FromSeconds(120), ct);
+        return await MacSwapTraffic.WaitUntilForwardingAsync(vm, host, guest, TimeSpan.FromSeconds(150), ct, sendOn: wire);
+    }
 
     /// <summary>The csum engine's Bad-ipcsum and Bad-l4csum from TestPmd's last forward-stats block, or null if it printed none.</summary>
     public static (int Ip, int L4)? EngineVerdicts(string guestOutput)

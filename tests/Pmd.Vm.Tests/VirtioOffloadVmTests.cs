@@ -37,11 +37,10 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
         var guestMac = MacAddress.Parse(vm.Options.Mac);
         byte[] host = Mac.Parse(HostMac.ToString()), guest = Mac.Parse(vm.Options.Mac);
 
-        await vm.WaitForSerialAsync("PMDVM-TESTPMD-START", TimeSpan.FromSeconds(240), ct);
-        TestPmdConsole.Send(vm, "stop", "port stop 0", "csum set ip hw 0", "csum set tcp hw 0", $"tso set {Mss} 0", "port start 0", "show port info 0", "start");
-        await vm.WaitForSerialAsync("Port 0: started", TimeSpan.FromSeconds(120), ct);
-        int probes = await MacSwapTraffic.WaitUntilForwardingAsync(vm, host, guest, TimeSpan.FromSeconds(150), ct, sendOn: wire);
+        int probes = await OffloadExchange.ConfigureCsumModeAsync(vm, wire, host, guest, ct, "csum set ip hw 0", "csum set tcp hw 0", $"tso set {Mss} 0");
         output.WriteLine($"forwarding in csum mode after {probes} probes, at {vm.Elapsed.TotalSeconds:0.0} s");
+        TestPmdConsole.Send(vm, "show port info 0");
+        await vm.WaitForSerialAsync(_ => Features().IsMatch(vm.GuestOutput), TimeSpan.FromSeconds(30), "the port's features in show port info", ct);
         var features = Features().Matches(vm.GuestOutput);
         Assert.True(features.Count > 0, $"no features line in show port info.\n{vm.Describe()}");
         string negotiated = features[^1].Groups[1].Value;
@@ -49,13 +48,7 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
             Assert.True(Regex.IsMatch(negotiated, $@"(^|[ ,|]){f}($|[ ,|])"), $"{f} is not among the port's active features: {negotiated}");
         output.WriteLine($"active features: {negotiated}");
 
-        int badIp = 0, badL4 = 0;
-        void Count(byte[] f, bool ipv6 = false)
-        {
-            var (ip, l4) = OffloadExchange.Verdict(f, ipv6);
-            if (ip) badIp++;
-            if (l4) badL4++;
-        }
+        var tally = new ChecksumTally();
 
         // 1. TX checksums (CSUM): TCP/IPv4 frames of 60..1500 bytes, under the TSO size, the TCP
         // checksum wrong in four of five and the IPv4 one in one of three; virtio has no IPv4
@@ -67,19 +60,19 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
         {
             var f = TcpFrames.Bytes(false, 6 + i * 37 % (Mss - 6), HostMac, guestMac, streamOffset: i * 2000, tcpChecksum: i % 5 == 0, ipId: (ushort)i);
             if (i % 3 == 0) f[TcpFrames.EthernetLength + 10] ^= 0x5A;
-            Count(f);
+            tally.Count(f);
             sent[i * 2000] = f;
         }
         var v6 = new Dictionary<int, byte[]>();
         for (int i = 0; i < Ipv6Frames; i++)
         {
             var f = TcpFrames.Bytes(true, 1 + i * 29 % 1400, HostMac, guestMac, streamOffset: Ipv6Base + i * 2000);
-            Count(f, ipv6: true);
+            tally.Count(f, ipv6: true);
             v6[Ipv6Base + i * 2000] = f;
         }
         await ExchangeWhole(vm, wire, sent, host, guest, ct);
         await ExchangeWhole(vm, wire, v6, host, guest, ct);
-        output.WriteLine($"{ChecksumFrames} TCP/IPv4 and {Ipv6Frames} TCP/IPv6 frames came back with their checksums completed ({badIp} sent with a bad IPv4 checksum, {badL4} with a bad TCP one)");
+        output.WriteLine($"{ChecksumFrames} TCP/IPv4 and {Ipv6Frames} TCP/IPv6 frames came back with their checksums completed ({tally.BadIp} sent with a bad IPv4 checksum, {tally.BadL4} with a bad TCP one)");
 
         // 2. RX checksum status (GUEST_CSUM): frames whose TCP checksum the host left to do
         // (NEEDS_CSUM; the field holds the pseudo-header sum). The driver must say "not verified,
@@ -168,7 +161,7 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
         var (seenIp, seenL4) = OffloadExchange.EngineVerdicts(vm.GuestOutput) ?? throw new InvalidOperationException($"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
         // virtio gives no verdict on a frame the host did not check (and none on IPv4 headers), and
         // the csum engine counts only verdicts: the bad frames sent are not counted, as with DPDK.
-        string verdicts = $"sent {badIp} frames with a bad IPv4 checksum and {badL4} with a bad TCP one (and {PartialFrames} with NEEDS_CSUM); TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}";
+        string verdicts = $"sent {tally.BadIp} frames with a bad IPv4 checksum and {tally.BadL4} with a bad TCP one (and {PartialFrames} with NEEDS_CSUM); TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}";
         output.WriteLine(verdicts);
         Assert.True(seenIp == 0 && seenL4 == 0, $"{verdicts}\n{vm.Describe()}");
 
