@@ -5,7 +5,7 @@ using Pmd.TestSupport.E1000e;
 namespace Pmd.Vm.Tests;
 
 /// <summary>
-/// Frames of many flows for RSS: TCP and UDP over IPv4 with varied addresses and ports, and
+/// Frames of many flows for RSS: TCP and UDP over IPv4 and IPv6 with varied addresses and ports, and
 /// non-IP frames (the ARP ethertype), each carrying its index after its headers (then pattern
 /// bytes), so one that comes back is known whatever the order. Each frame's queue on the e1000e
 /// is computed here as QEMU does (<see cref="E1000eRssModel"/>) with the driver's key and table.
@@ -20,39 +20,57 @@ public static class RssFlowFrames
     /// <summary>The redirection table as the driver writes it for two queues: entries alternate 0, 1 (bit 7 of odd entries set).</summary>
     public static readonly uint[] Reta = [.. Enumerable.Repeat(0x8000_8000u, 32)];
 
-    public enum Kind { Tcp, Udp, NonIp }
+    public enum Kind { Tcp, Udp, Tcp6, Udp6, NonIp }
 
-    /// <summary>Six in ten frames TCP, three UDP, one non-IP.</summary>
-    public static Kind KindOf(int index) => (index % 10) switch { < 6 => Kind.Tcp, < 9 => Kind.Udp, _ => Kind.NonIp };
+    /// <summary>In ten frames: five TCP and two UDP over IPv4, one TCP and one UDP over IPv6, one non-IP.</summary>
+    public static Kind KindOf(int index) => (index % 10) switch { < 4 or 8 => Kind.Tcp, < 6 => Kind.Udp, 6 => Kind.Tcp6, 7 => Kind.Udp6, _ => Kind.NonIp };
+
+    private static bool IsTcp(Kind kind) => kind is Kind.Tcp or Kind.Tcp6;
+
+    private static int IpLength(Kind kind) => kind switch { Kind.Tcp or Kind.Udp => 20, Kind.Tcp6 or Kind.Udp6 => 40, _ => 0 };
 
     /// <summary>Frame <paramref name="index"/>: 64..~560 bytes, from <paramref name="source"/> to <paramref name="destination"/>.</summary>
     public static byte[] Build(int index, ReadOnlySpan<byte> source, ReadOnlySpan<byte> destination)
     {
         var kind = KindOf(index);
-        int l4 = kind switch { Kind.Tcp => 20, Kind.Udp => 8, _ => 0 };
-        int header = 14 + (kind == Kind.NonIp ? 0 : 20) + l4;
+        int l4 = kind == Kind.NonIp ? 0 : IsTcp(kind) ? 20 : 8;
+        int ipLength = IpLength(kind);
+        int header = 14 + ipLength + l4;
         int payload = 4 + 46 + index * 53 % 500;
         var f = new byte[header + payload];
         destination.CopyTo(f);
         source.CopyTo(f.AsSpan(6));
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), kind == Kind.NonIp ? Arp : (ushort)0x0800);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), kind switch { Kind.NonIp => Arp, Kind.Tcp or Kind.Udp => 0x0800, _ => 0x86DD });
         if (kind != Kind.NonIp)
         {
             var ip = f.AsSpan(14);
-            ip[0] = 0x45;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(f.Length - 14));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)index);
-            ip[8] = 64;
-            ip[9] = kind == Kind.Tcp ? (byte)6 : (byte)17;
+            byte protocol = IsTcp(kind) ? (byte)6 : (byte)17;
             // Addresses and ports spread by multiplicative steps: no two neighbours share a flow.
             uint h = (uint)index * 2654435761u;
-            ip[12] = 10; ip[13] = (byte)(h >> 24); ip[14] = (byte)(h >> 16); ip[15] = (byte)(1 + index % 250);
-            ip[16] = 172; ip[17] = (byte)(16 + index % 16); ip[18] = (byte)(h >> 8); ip[19] = (byte)(1 + (h >> 3) % 254);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip[..20]));
-            var l4h = ip[20..];
+            if (ipLength == 20)
+            {
+                ip[0] = 0x45;
+                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(f.Length - 14));
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)index);
+                ip[8] = 64;
+                ip[9] = protocol;
+                ip[12] = 10; ip[13] = (byte)(h >> 24); ip[14] = (byte)(h >> 16); ip[15] = (byte)(1 + index % 250);
+                ip[16] = 172; ip[17] = (byte)(16 + index % 16); ip[18] = (byte)(h >> 8); ip[19] = (byte)(1 + (h >> 3) % 254);
+                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip[..20]));
+            }
+            else
+            {
+                ip[0] = 0x60;
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(f.Length - 14 - 40));
+                ip[6] = protocol;
+                ip[7] = 64;
+                ip[8] = 0xfd; BinaryPrimitives.WriteUInt32BigEndian(ip[20..], h); BinaryPrimitives.WriteUInt16BigEndian(ip[10..], (ushort)index);
+                ip[24] = 0xfd; ip[25] = 1; BinaryPrimitives.WriteUInt32BigEndian(ip[36..], h ^ 0x5A5A_0000 ^ (uint)index);
+            }
+            var l4h = ip[ipLength..];
             BinaryPrimitives.WriteUInt16BigEndian(l4h, (ushort)(1024 + (h >> 7) % 60000));
             BinaryPrimitives.WriteUInt16BigEndian(l4h[2..], (ushort)(index * 7 % 65536));
-            if (kind == Kind.Tcp)
+            if (IsTcp(kind))
             {
                 BinaryPrimitives.WriteUInt32BigEndian(l4h[4..], (uint)index * 1000);
                 l4h[12] = 0x50;
@@ -61,12 +79,12 @@ public static class RssFlowFrames
             }
             else
             {
-                BinaryPrimitives.WriteUInt16BigEndian(l4h[4..], (ushort)(f.Length - 34));   // no UDP checksum (allowed over IPv4)
+                BinaryPrimitives.WriteUInt16BigEndian(l4h[4..], (ushort)(f.Length - 14 - ipLength));   // checksum 0: nothing here checks it
             }
         }
         BinaryPrimitives.WriteInt32BigEndian(f.AsSpan(header), index);
         for (int i = header + 4; i < f.Length; i++) f[i] = (byte)(index * 31 + i);
-        if (kind == Kind.Tcp) BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + 20 + 16), TcpFrames.TcpChecksum(f, ipv6: false));
+        if (IsTcp(kind)) BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + ipLength + 16), TcpFrames.TcpChecksum(f, ipv6: ipLength == 40));
         return f;
     }
 
@@ -79,6 +97,7 @@ public static class RssFlowFrames
         {
             Arp => 14,
             0x0800 when frame.Length > 23 => 14 + 20 + (frame[23] == 6 ? 20 : 8),
+            0x86DD when frame.Length > 20 => 14 + 40 + (frame[20] == 6 ? 20 : 8),
             _ => -1,
         };
         return at >= 0 && frame.Length >= at + 4 ? BinaryPrimitives.ReadInt32BigEndian(frame[at..]) : null;
