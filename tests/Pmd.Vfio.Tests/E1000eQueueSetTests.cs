@@ -164,4 +164,40 @@ public sealed class E1000eQueueSetTests
         Assert.Equal(1, s.Device.TxContextsOf(1));
         Assert.Equal(0, s.Queues.Tx[0].InFlight + s.Queues.Tx[1].InFlight);
     }
+
+    [Fact]
+    public void Hashed_frames_through_both_queues_and_back_out_allocate_zero_bytes()
+    {
+        const int Packets = 100_000;
+        using var s = new Setup(queues: 2);
+        // Two flows the table sends to different queues.
+        var flows = new byte[2][];
+        for (int i = 0; flows[0] is null || flows[1] is null; i++)
+        {
+            var f = Flow(i, tcp: true);
+            flows[(int)(E1000eRssModel.Of(f, 0x001F_0000, Toeplitz.DefaultKey).Hash & 1)] ??= f;
+        }
+        var mbufs = new Mbuf[8];
+        int Loop(int packets)
+        {
+            int forwarded = 0;
+            for (int i = 0; i < packets; i++)
+            {
+                int q = i & 1;
+                Assert.True(s.Device.Receive(flows[q]));
+                int n = s.Queues.Rx[q].Burst(mbufs);
+                if (n != 1 || (mbufs[0].Flags & OffloadFlags.RxRssHash) == 0) return -1;
+                mbufs[0].Flags = OffloadFlags.None;
+                forwarded += s.Queues.Tx[q].Burst(mbufs.AsSpan(0, 1));
+                s.Device.Transmit(queue: q);
+            }
+            return forwarded;
+        }
+        Loop(2_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int forwarded = Loop(Packets);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(Packets, forwarded);
+        Assert.Equal(0, allocated);
+    }
 }

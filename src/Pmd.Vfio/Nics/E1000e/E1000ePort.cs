@@ -152,9 +152,10 @@ internal sealed unsafe class E1000ePort : EthPort
             try
             {
                 var queues = E1000eQueueSet.Start(_mac, arena, pool, layout, IsJumbo(Mtu), Promiscuous, AllMulticast);
-                if (_linkInterrupt) _mac.EnableLinkInterrupt(vector: 0);
+                // Held before anything else can throw: the catch below gives their mbufs back.
                 _rx = queues.Rx;
                 _tx = queues.Tx;
+                if (_linkInterrupt) _mac.EnableLinkInterrupt(vector: 0);
             }
             catch
             {
