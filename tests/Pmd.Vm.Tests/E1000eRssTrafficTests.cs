@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Pmd.TestSupport;
 
 namespace Pmd.Vm.Tests;
 
@@ -10,7 +13,7 @@ namespace Pmd.Vm.Tests;
 /// over the fields QEMU hashes) sends to it: non-IP frames, probes among them, all on queue 0. The
 /// same again after a port stop and start.
 /// </summary>
-public sealed class E1000eRssTrafficTests(ITestOutputHelper output)
+public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
 {
     private const int FrameCount = 10_000;   // a phase's
     private const int Window = 32;
@@ -45,6 +48,96 @@ public sealed class E1000eRssTrafficTests(ITestOutputHelper output)
         Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
         CheckQueues(vm, Parse(vm), phase: 2);
     }
+
+    /// <summary>
+    /// Checksum offloads on both queues: TestPmd's csum mode with RX verdicts on and the IPv4, TCP and
+    /// UDP checksums in hardware, so RXCSUM's checks run beside RSS (PCSD set) and each TX queue
+    /// sends its own context descriptors. Some frames are sent with a bad IPv4 or TCP/UDP checksum;
+    /// every frame must come back with both right, Bad-ipcsum and Bad-l4csum must count exactly the
+    /// bad ones, and each queue must carry the frames the hash sends it.
+    /// </summary>
+    [Fact(Timeout = 900_000)]
+    public async Task On_both_queues_the_device_checks_and_completes_checksums_and_rss_still_spreads_exactly()
+    {
+        const int Frames = 6_000;
+        var ct = TestContext.Current.CancellationToken;
+        string dll = TestPmdBuild.Locate();
+        byte[] hostMac = Mac.Parse("02:00:00:00:00:01");
+        await using var vm = await VmGuest.StartAsync(
+            new VmOptions("e1000e-rss-csum", GuestScripts.TestPmdInteractive(dll, GuestNic.E1000e,
+                $"--forward-mode=csum --enable-rx-cksum --eth-peer=0,{Mac.Format(hostMac)} --rxq=2 --txq=2"))
+            {
+                Nic = GuestNic.E1000e,
+                TimeoutSeconds = 600,
+                IommuAddressBits = 48,
+            }, ct);
+        byte[] guestMac = Mac.Parse(vm.Options.Mac);
+        await vm.WaitForSerialAsync("PMDVM-TESTPMD-START", TimeSpan.FromSeconds(240), ct);
+        TestPmdConsole.Send(vm, "stop", "port stop 0", "csum set ip hw 0", "csum set tcp hw 0", "csum set udp hw 0", "port start 0", "start");
+        // Only "port start" prints this: no probe may come back from the forwarding that ran before.
+        await vm.WaitForSerialAsync("Port 0: started", TimeSpan.FromSeconds(120), ct);
+        _probes[1] = await MacSwapTraffic.WaitUntilForwardingAsync(vm, hostMac, guestMac, TimeSpan.FromSeconds(150), ct);
+        output.WriteLine($"csum mode, hardware checksums, forwarding after {_probes[1]} probes, at {vm.Elapsed.TotalSeconds:0.0} s");
+
+        var frames = new byte[Frames][];
+        int badIp = 0, badL4 = 0;
+        int[] expected = _expected[1] = new int[2];
+        for (int i = 0; i < Frames; i++)
+        {
+            var f = RssFlowFrames.Build(i, hostMac, guestMac);
+            expected[RssFlowFrames.QueueOf(f)]++;   // the hash takes no checksum in: computed either way
+            if (RssFlowFrames.IpChecksumOffset(f) is int ip && i % 3 == 0)
+            {
+                f[ip] ^= 0x5A;
+                badIp++;
+            }
+            if (RssFlowFrames.L4ChecksumOffset(f) is int l4 && i % 4 == 1)
+            {
+                f[l4 + 1] ^= 0xA5;
+                badL4++;
+            }
+            frames[i] = f;
+        }
+        output.WriteLine($"{Frames} frames, {badIp} with a bad IPv4 checksum, {badL4} with a bad TCP/UDP one; the hash sends {expected[0]} to queue 0, {expected[1]} to queue 1");
+
+        await ExchangeAsync(vm, frames, 0, ct, (sent, back) => ChecksumsCompleted(sent, back, hostMac, guestMac));
+        output.WriteLine($"{Frames} frames came back with their checksums right");
+
+        TestPmdConsole.Send(vm, "stop", "show port stats 0", "show port xstats 0", "quit");
+        int rc = await vm.WaitForExitAsync(TimeSpan.FromSeconds(180), ct);
+        Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
+        var c = Parse(vm);
+        var verdicts = BadCounts().Matches(vm.GuestOutput);
+        Assert.True(verdicts.Count > 0, $"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
+        int seenIp = int.Parse(verdicts[^1].Groups[1].Value), seenL4 = int.Parse(verdicts[^1].Groups[2].Value);
+        string counts = $"sent {badIp} bad IPv4 and {badL4} bad L4 checksums; TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}; " +
+                        $"tx_q0_errors {Xstat(vm, c, "tx_q0_errors")} tx_q1_errors {Xstat(vm, c, "tx_q1_errors")}";
+        output.WriteLine(counts);
+        Assert.True(seenIp == badIp && seenL4 == badL4, $"{counts}\n{vm.Describe()}");
+        Assert.True(Xstat(vm, c, "tx_q0_errors") + Xstat(vm, c, "tx_q1_errors") == 0, $"{counts}\n{vm.Describe()}");
+        CheckQueues(vm, c, phase: 1);
+    }
+
+    /// <summary>Null when <paramref name="back"/> is <paramref name="sent"/> with the csum engine's MACs and both checksums right, else what differs.</summary>
+    private static string? ChecksumsCompleted(byte[] sent, byte[] back, byte[] host, byte[] guest)
+    {
+        if (back.Length != sent.Length) return $"{back.Length} bytes came back, {sent.Length} were sent";
+        if (!back.AsSpan(0, 6).SequenceEqual(host) || !back.AsSpan(6, 6).SequenceEqual(guest))
+            return $"MACs {Mac.Format(back.AsSpan(0, 6))} / {Mac.Format(back.AsSpan(6, 6))}, not the peer's and the port's";
+        int? ip = RssFlowFrames.IpChecksumOffset(sent), l4 = RssFlowFrames.L4ChecksumOffset(sent);
+        if (ip is not null && InternetChecksum.Compute(back.AsSpan(14, 20)) != 0) return "the IPv4 header checksum is wrong";
+        if (l4 is int at && BinaryPrimitives.ReadUInt16BigEndian(back.AsSpan(at)) != RssFlowFrames.L4Checksum(back))
+            return $"the L4 checksum is 0x{BinaryPrimitives.ReadUInt16BigEndian(back.AsSpan(at)):x4}, 0x{RssFlowFrames.L4Checksum(back):x4} is right";
+        for (int k = 12; k < sent.Length; k++)
+        {
+            if (k == ip || k == ip + 1 || k == l4 || k == l4 + 1) continue;
+            if (back[k] != sent[k]) return $"byte {k} is 0x{back[k]:x2}, 0x{sent[k]:x2} was sent";
+        }
+        return null;
+    }
+
+    [GeneratedRegex(@"Bad-ipcsum:\s*(\d+)\s+Bad-l4csum:\s*(\d+)")]
+    private static partial Regex BadCounts();
 
     private readonly int[][] _expected = new int[3][];
     private readonly int[] _probes = new int[3];
@@ -115,7 +208,7 @@ public sealed class E1000eRssTrafficTests(ITestOutputHelper output)
     }
 
     /// <summary>Sends every frame with at most <see cref="Window"/> in flight; each must come back once, MACs swapped and every other byte as sent.</summary>
-    private static async Task ExchangeAsync(VmGuest vm, byte[][] frames, int first, CancellationToken ct)
+    private static async Task ExchangeAsync(VmGuest vm, byte[][] frames, int first, CancellationToken ct, Func<byte[], byte[], string?>? mismatch = null)
     {
         var outstanding = new Dictionary<int, byte[]>();
         int next = 0, received = 0;
@@ -134,7 +227,7 @@ public sealed class E1000eRssTrafficTests(ITestOutputHelper output)
             int? index = RssFlowFrames.IndexOf(back);
             if (index is not int i || !outstanding.Remove(i - first, out var sent))
                 Assert.Fail($"a frame came back that is not outstanding (index {index?.ToString() ?? "none"}, {back.Length} bytes; {received} returned so far).\n{vm.Describe()}");
-            else if (TestFrames.MacSwapMismatch(sent, back) is { } bad)
+            else if ((mismatch is null ? TestFrames.MacSwapMismatch(sent, back) : mismatch(sent, back)) is { } bad)
                 Assert.Fail($"frame {i} ({RssFlowFrames.KindOf(i)}, {sent.Length} bytes) came back wrong: {bad}.\n{vm.Describe()}");
             received++;
         }

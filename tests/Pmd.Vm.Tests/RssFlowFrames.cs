@@ -79,13 +79,58 @@ public static class RssFlowFrames
             }
             else
             {
-                BinaryPrimitives.WriteUInt16BigEndian(l4h[4..], (ushort)(f.Length - 14 - ipLength));   // checksum 0: nothing here checks it
+                BinaryPrimitives.WriteUInt16BigEndian(l4h[4..], (ushort)(f.Length - 14 - ipLength));
             }
         }
         BinaryPrimitives.WriteInt32BigEndian(f.AsSpan(header), index);
         for (int i = header + 4; i < f.Length; i++) f[i] = (byte)(index * 31 + i);
-        if (IsTcp(kind)) BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(14 + ipLength + 16), TcpFrames.TcpChecksum(f, ipv6: ipLength == 40));
+        if (kind != Kind.NonIp) BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(L4ChecksumOffset(f)!.Value), L4Checksum(f));
         return f;
+    }
+
+    /// <summary>Where the IPv4 header checksum is, or null for a frame that is not IPv4.</summary>
+    public static int? IpChecksumOffset(ReadOnlySpan<byte> frame) =>
+        frame.Length >= 34 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800 ? 14 + 10 : null;
+
+    /// <summary>Where the TCP or UDP checksum is, or null for a frame that has none.</summary>
+    public static int? L4ChecksumOffset(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < 14) return null;
+        var (ipLength, protocol) = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) switch
+        {
+            0x0800 when frame.Length >= 34 => (20, frame[23]),
+            0x86DD when frame.Length >= 54 => (40, frame[20]),
+            _ => (0, (byte)0),
+        };
+        int at = 14 + ipLength + (protocol == 6 ? 16 : 6);
+        return protocol is 6 or 17 && frame.Length >= at + 2 ? at : null;
+    }
+
+    /// <summary>The correct TCP or UDP checksum of <paramref name="frame"/> (its own field taken as zero; a UDP result of 0 is sent as 0xFFFF).</summary>
+    public static ushort L4Checksum(ReadOnlySpan<byte> frame)
+    {
+        bool ipv4 = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800;
+        int l4 = 14 + (ipv4 ? 20 : 40), length = frame.Length - l4;
+        byte protocol = ipv4 ? frame[23] : frame[20];
+        int pseudo = ipv4 ? 12 : 40;
+        var buffer = new byte[pseudo + length];
+        if (ipv4)
+        {
+            frame.Slice(14 + 12, 8).CopyTo(buffer);
+            buffer[9] = protocol;
+            BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(10), (ushort)length);
+        }
+        else
+        {
+            frame.Slice(14 + 8, 32).CopyTo(buffer);
+            BinaryPrimitives.WriteUInt32BigEndian(buffer.AsSpan(32), (uint)length);
+            buffer[39] = protocol;
+        }
+        frame[l4..].CopyTo(buffer.AsSpan(pseudo));
+        int field = pseudo + (protocol == 6 ? 16 : 6);
+        buffer[field] = buffer[field + 1] = 0;
+        ushort sum = InternetChecksum.Compute(buffer);
+        return protocol == 17 && sum == 0 ? (ushort)0xFFFF : sum;
     }
 
     /// <summary>The index a frame of <see cref="Build"/> carries, or null for a frame that is not one (a probe).</summary>
