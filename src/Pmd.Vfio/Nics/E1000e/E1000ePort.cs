@@ -8,8 +8,8 @@ namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
 /// An Intel 82574 (QEMU's e1000e) through VFIO: one or two RX queues of extended descriptors (two
-/// spread by RSS) and one or two TX queues in a DMA arena, link changes through an MSI-X vector, the hypervisor's unplug request as a
-/// device-request event, and the hardware counters as xstats. Closing the port closes the VFIO
+/// spread by RSS) and one or two TX queues in a DMA arena, link changes through an MSI-X vector,
+/// the hypervisor's unplug request as a device-request event, and the hardware counters as xstats. Closing the port closes the VFIO
 /// device fd, which is what lets a hot-unplug finish.
 /// </summary>
 internal sealed unsafe class E1000ePort : EthPort
