@@ -200,4 +200,22 @@ public sealed class E1000eQueueSetTests
         Assert.Equal(Packets, forwarded);
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public void A_stop_with_frames_pending_on_both_queues_and_a_chain_half_received_gives_every_mbuf_back()
+    {
+        // Setup.Dispose drains both queues, as a port stop does, and asserts the pool has every mbuf back.
+        using var s = new Setup(queues: 2);
+        for (int i = 0; i < 40; i++) Assert.True(s.Device.Receive(Flow(i, tcp: true)));
+        // Queue 1's frames are taken and freed; queue 0's stay written back, never polled.
+        var mbufs = new Mbuf[64];
+        int n = s.Queues.Rx[1].Burst(mbufs);
+        Assert.InRange(n, 1, 39);
+        Mbuf.Free(mbufs.AsSpan(0, n));
+        // Then on queue 1 two descriptors of a frame whose EOP never comes, taken in by a burst.
+        int head = s.Device.RxHeadOf(1);
+        s.Device.WriteBackRx(head, 2048, 0x01, 0, queue: 1);
+        s.Device.WriteBackRx((head + 1) % Size, 2048, 0x01, 0, queue: 1);
+        Assert.Equal(0, s.Queues.Rx[1].Burst(mbufs));
+    }
 }

@@ -107,7 +107,7 @@ internal sealed unsafe class E1000eDeviceModel : IDisposable
     /// <summary>
     /// Receives <paramref name="frame"/> into as many lent buffers as it needs, EOP on the last, DD
     /// on each, on the queue RSS picks (queue 0 without RSS), the RSS type and hash in the last
-    /// descriptor; false (and counted as missed) when too few are lent. Without RSS it allocates nothing.
+    /// descriptor; false (and counted as missed) when too few are lent. Allocates nothing, RSS or not.
     /// </summary>
     public bool Receive(ReadOnlySpan<byte> frame, byte errors = 0)
     {
