@@ -12,7 +12,7 @@ internal sealed unsafe class E1000eRig : IDisposable
 
     private readonly DmaArena _arena;
 
-    public E1000eRig(int size = 64, int dataRoom = 2048, int poolSize = 1024, int maxFrame = 1518 + 4, bool hugePages = true, bool rxChecksums = false)
+    public E1000eRig(int size = 64, int dataRoom = 2048, int poolSize = 1024, int maxFrame = 1518 + 4, bool hugePages = true, bool rxChecksums = false, bool rss = false)
     {
         Pool = Mempool.Create($"e1000e-tests-{Guid.NewGuid():N}"[..24], poolSize, cacheSize: 0, bufferSize: dataRoom + Mempool.DefaultHeadroom, allowHugePages: hugePages);
         _arena = new DmaArena("e1000e-tests-rings", (nuint)(2 * size * 16 + 3 * 4096));
@@ -21,7 +21,7 @@ internal sealed unsafe class E1000eRig : IDisposable
         var (bufferSize, _) = E1000eRxBufferSize.For(dataRoom);
         Device.AttachRx(rxRing, size, bufferSize);
         Device.AttachTx(txRing, size);
-        Rx = new E1000eRxQueue(rxRing, size, Pool, Device.Registers, E1000eDeviceModel.Rdt, bufferSize, maxFrame, portId: 3, checksums: rxChecksums);
+        Rx = new E1000eRxQueue(rxRing, size, Pool, Device.Registers, E1000eDeviceModel.Rdt, bufferSize, maxFrame, portId: 3, checksums: rxChecksums, rss: rss);
         Tx = new E1000eTxQueue(txRing, size, Device.Registers, E1000eDeviceModel.Tdt, E1000eController.MaxFrame);
         Rx.Refill();
     }

@@ -5,7 +5,7 @@ using Pmd.Vfio.Nics.E1000e;
 namespace Pmd.Fuzz.Targets;
 
 /// <summary>
-/// e1000e-rx: E1000eRxQueue with the descriptor write-backs (length, status, errors, at the slot
+/// e1000e-rx: E1000eRxQueue with the extended descriptor write-backs (length, status, errors, RSS type and hash, at the slot
 /// the device would write next or at any slot) from the input. Checked: delivered frames are
 /// well-formed chains no longer than MaxFrame, the queue never lends more than size - 1 slots,
 /// and after Drain and freeing what was delivered the pool has every mbuf back.
@@ -30,7 +30,7 @@ internal sealed unsafe class E1000eRxTarget : FuzzTarget
         using var ringMemory = new NativeBlock(size * 16);
         using var registers = new NativeBlock(64);
         var ring = (E1000eRxDescriptor*)ringMemory.Pointer;
-        var rx = new E1000eRxQueue(ring, size, pool, new MmioWindow(registers.Pointer, 64), 0x10, bufferSize, maxFrame, PortId);
+        var rx = new E1000eRxQueue(ring, size, pool, new MmioWindow(registers.Pointer, 64), 0x10, bufferSize, maxFrame, PortId, rss: (b & 0x40) != 0);
         rx.Refill();
         int head = 0, ops = 0;
         while (!input.IsEmpty && ops++ < 4096)
@@ -46,7 +46,10 @@ internal sealed unsafe class E1000eRxTarget : FuzzTarget
                     ulong length = (how & 2) != 0 ? input.U16() : (ulong)input.U8() * 16;
                     ulong status = (how & 4) != 0 ? input.U8() : (how & 8) != 0 ? 0x3UL : 0x1UL;
                     ulong errors = (how & 16) != 0 ? input.U8() : 0UL;
-                    Volatile.Write(ref *(ulong*)(ringMemory.Pointer + 16 * slot + 8), length | (status << 32) | (errors << 40));
+                    // The first quadword: MRQ (any RSS type, valid or not) and the hash, or the lent address left alone.
+                    if ((how & 32) != 0) Volatile.Write(ref *(ulong*)(ringMemory.Pointer + 16 * slot), (ulong)input.U8() | ((ulong)input.U16() << 32));
+                    // The extended write-back's second quadword: status in bits 7:0, errors in 31:24, length in 47:32.
+                    Volatile.Write(ref *(ulong*)(ringMemory.Pointer + 16 * slot + 8), status | (errors << 24) | (length << 32));
                     break;
                 }
                 case 2:

@@ -48,7 +48,10 @@ internal sealed class E1000eController(MmioWindow registers, string device)
         registers.Write32(Ctrl, registers.Read32(Ctrl) & ~CtrlBits.GioMasterDisable);
         registers.Write32(Imc, Interrupts.All);
         registers.Write32(Ivar, 0);
-        foreach (uint reg in (ReadOnlySpan<uint>)[Rdh, Rdt, Tdh, Tdt, Rdlen, Tdlen]) registers.Write32(reg, 0);
+        // Both queues' rings, and RSS off: a start with one queue after one with two must find queue 1 idle.
+        for (int q = 0; q < MaxQueues; q++)
+            foreach (uint reg in (ReadOnlySpan<uint>)[Rdh, Rdt, Tdh, Tdt, Rdlen, Tdlen]) registers.Write32(OfQueue(reg, q), 0);
+        registers.Write32(Mrqc, 0);
         TakeInterruptCauses();
     }
 
@@ -111,21 +114,45 @@ internal sealed class E1000eController(MmioWindow registers, string device)
         return new LinkStatus(true, speed, (status & StatusBits.FullDuplex) != 0);
     }
 
-    /// <summary>Where the receive ring is and how big; head and tail at 0 (the driver moves the tail as it lends).</summary>
+    /// <summary>Where receive ring <paramref name="queue"/> is and how big; head and tail at 0 (the driver moves the tail as it lends).</summary>
+    public void SetupRxRing(int queue, ulong iova, int descriptors) => SetupRing(OfQueue(Rdbal, queue), iova, descriptors);
+
+    /// <summary>
+    /// The receive descriptor format and what the device reports, before RCTL.EN (QEMU reads RFCTL
+    /// when it writes a descriptor). Extended descriptors with one queue as with two: one format to
+    /// parse and validate, and the one RSS needs. With <paramref name="queues"/> = 2, RSS: the key,
+    /// the redirection table spread over both queues, every hash type, and PCSD (QEMU hashes only with
+    /// PCSD set; the descriptor then carries the hash in place of the IP identification). One queue:
+    /// MRQC 0, every frame on queue 0 as before.
+    /// </summary>
     /// <param name="checksums">RXCSUM's IPOFLD and TUOFLD bits: which checksums the device checks; 0 for none.</param>
-    public void SetupRxRing(ulong iova, int descriptors, uint checksums = 0)
+    public void ConfigureRx(uint checksums, int queues)
     {
-        SetupRing(Rdbal, iova, descriptors);
-        // Legacy descriptors (EXTEN clear): the write-back is the frame's length, status and errors,
-        // the checksum verdicts among them when asked for (PCSD clear: no RSS hash in their place).
-        registers.Write32(Rfctl, RfctlAckDisable);
-        registers.Write32(Rxcsum, checksums);
+        bool rss = queues > 1;
+        registers.Write32(Rfctl, RfctlAckDisable | RfctlExtendedDescriptors);
+        registers.Write32(Rxcsum, checksums | (rss ? RxcsumBits.PacketChecksumDisable : 0));
+        if (!rss)
+        {
+            registers.Write32(Mrqc, 0);
+            return;
+        }
+        var key = E1000eRss.DefaultKey;
+        for (int i = 0; i < RssKeyWords; i++) registers.Write32(Rssrk + 4 * (uint)i, E1000eRss.KeyWord(key, i));
+        for (int i = 0; i < RetaWords; i++) registers.Write32(Reta + 4 * (uint)i, E1000eRss.RetaWord(i, queues));
+        registers.Write32(Mrqc, MrqcBits.RssEnable | MrqcBits.AllHashTypes);
     }
 
-    public void SetupTxRing(ulong iova, int descriptors)
+    /// <summary>
+    /// Transmit ring <paramref name="queue"/>, and its TARC's enable bit set: QEMU sends from a
+    /// queue whose tail moves only with it. TARC is read, modified and written: its other bits are
+    /// the device's (reset values the datasheet asks to keep).
+    /// </summary>
+    public void SetupTxRing(int queue, ulong iova, int descriptors)
     {
-        SetupRing(Tdbal, iova, descriptors);
-        registers.Write32(Txdctl, TxdctlRequired);
+        SetupRing(OfQueue(Tdbal, queue), iova, descriptors);
+        registers.Write32(OfQueue(Txdctl, queue), TxdctlRequired);
+        uint tarc = OfQueue(Tarc0, queue);
+        registers.Write32(tarc, registers.Read32(tarc) | TarcEnable);
         registers.Write32(Tipg, TipgCopper);
     }
 

@@ -5,10 +5,12 @@ using Pmd.Memory;
 namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
-/// A legacy receive descriptor (82574 datasheet 7.1.4): the buffer address, then one quadword
-/// the device writes back: length, checksum, status, errors and VLAN tag. The driver only ever
-/// reads the write-back quadword, in one load, and never trusts the address it finds there: what
-/// it lent lives in its own memory.
+/// An extended receive descriptor (82574 datasheet 7.1.5; RFCTL.EXTEN). The driver writes the
+/// buffer address and a zero second quadword; the device overwrites all 16 bytes: first the MRQ
+/// dword (RSS type in bits 3:0) and the RSS hash (with RXCSUM.PCSD), then the extended status and
+/// errors dword (DD bit 0, EOP bit 1; the error byte in bits 31:24), the length and the VLAN tag.
+/// The driver reads the second quadword first, in one acquire load, and the first only once DD is
+/// set there; it never trusts an address it finds in the ring: what it lent lives in its own memory.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = 16)]
 internal struct E1000eRxDescriptor
@@ -18,35 +20,38 @@ internal struct E1000eRxDescriptor
     /// <summary>Status: the checksum verdicts are to be ignored (IXSM); the UDP, TCP (also set for UDP by QEMU), IPv4 header checksum was checked.</summary>
     public const byte IgnoreChecksum = 1 << 2, UdpChecksummed = 1 << 4, TcpChecksummed = 1 << 5, IpChecksummed = 1 << 6;
 
-    /// <summary>Errors: the TCP/UDP checksum (TCPE), the IPv4 header checksum (IPE) was wrong.</summary>
+    /// <summary>Errors (bits 31:24 of the status dword, as a legacy descriptor's error byte): the TCP/UDP checksum (TCPE), the IPv4 header checksum (IPE) was wrong.</summary>
     public const byte L4ChecksumError = 1 << 5, IpChecksumError = 1 << 6;
 
     /// <summary>CRC/alignment error, symbol error, sequence error, carrier extension error, RX data error.</summary>
     public const byte FrameErrors = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 4) | (1 << 7);
 
-    private ulong _buffer;
-    private ulong _writeBack;
+    private ulong _low;     // read: the buffer address; write-back: MRQ, then the RSS hash
+    private ulong _high;    // read: 0; write-back: status and errors, length, VLAN
 
-    /// <summary>Lends the slot: the buffer's device address and a cleared write-back, so no old DD survives.</summary>
+    /// <summary>Lends the slot: the buffer's device address and a cleared second quadword, so no old DD survives.</summary>
     public void Lend(ulong bufferIova)
     {
-        _buffer = bufferIova;
-        Volatile.Write(ref _writeBack, 0);
+        _low = bufferIova;
+        Volatile.Write(ref _high, 0);
     }
 
     /// <summary>Clears the write-back of a slot the driver took back; a DD seen there before it is lent again was written out of turn.</summary>
-    public void TakeBack() => _writeBack = 0;
+    public void TakeBack() => _high = 0;
 
-    /// <summary>The write-back quadword, read once (acquire) so its fields belong together.</summary>
-    public readonly RxWriteBack ReadWriteBack() => new(Volatile.Read(in _writeBack));
+    /// <summary>The status quadword, read once (acquire) so its fields belong together and the RSS quadword is read after it.</summary>
+    public readonly RxWriteBack ReadWriteBack() => new(Volatile.Read(in _high));
+
+    /// <summary>The MRQ and RSS hash quadword: meaningful only after <see cref="ReadWriteBack"/> saw DD and EOP.</summary>
+    public readonly RxRss ReadRss() => new(Volatile.Read(in _low));
 }
 
-/// <summary>The fields of a receive descriptor's write-back, decoded from one 64-bit load.</summary>
+/// <summary>The fields of an extended receive descriptor's status quadword, decoded from one 64-bit load.</summary>
 internal readonly struct RxWriteBack(ulong raw)
 {
-    public int Length => (ushort)raw;
-    public byte Status => (byte)(raw >> 32);
-    public byte Errors => (byte)(raw >> 40);
+    public int Length => (ushort)(raw >> 32);
+    public byte Status => (byte)raw;
+    public byte Errors => (byte)(raw >> 24);
     public bool Done => (Status & E1000eRxDescriptor.DescriptorDone) != 0;
     public bool EndOfPacket => (Status & E1000eRxDescriptor.EndOfPacket) != 0;
     public bool HasFrameError => (Errors & E1000eRxDescriptor.FrameErrors) != 0;
@@ -67,6 +72,20 @@ internal readonly struct RxWriteBack(ulong raw)
             return flags;
         }
     }
+}
+
+/// <summary>An extended receive descriptor's first quadword after write-back: the MRQ dword and the RSS hash.</summary>
+internal readonly struct RxRss(ulong raw)
+{
+    /// <summary>RSS types 1..5 (TCP/IPv4, IPv4, TCP/IPv6, IPv6 with extensions, IPv6); 0 is "not hashed" (not IP, or a type MRQC left off).</summary>
+    private const uint MaxType = 5;
+
+    public uint Type => (uint)raw & 0xF;
+
+    public uint Hash => (uint)(raw >> 32);
+
+    /// <summary>The device hashed the frame with a type it has: otherwise the hash field means nothing.</summary>
+    public bool Hashed => Type is > 0 and <= MaxType;
 }
 
 /// <summary>

@@ -7,9 +7,9 @@ using static Pmd.Vfio.Nics.E1000e.E1000eRegisters;
 namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
-/// An Intel 82574 (QEMU's e1000e) through VFIO: one RX and one TX queue of legacy descriptors in
-/// a DMA arena, link changes through an MSI-X vector, the hypervisor's unplug request as a
-/// device-request event, and the hardware counters as xstats. Closing the port closes the VFIO
+/// An Intel 82574 (QEMU's e1000e) through VFIO: one or two RX queues of extended descriptors (two
+/// spread by RSS) and one or two TX queues in a DMA arena, link changes through an MSI-X vector,
+/// the hypervisor's unplug request as a device-request event, and the hardware counters as xstats. Closing the port closes the VFIO
 /// device fd, which is what lets a hot-unplug finish.
 /// </summary>
 internal sealed unsafe class E1000ePort : EthPort
@@ -74,8 +74,8 @@ internal sealed unsafe class E1000ePort : EthPort
     public override PortInfo Info => new()
     {
         DriverName = "net_e1000e",
-        MaxRxQueues = 1,
-        MaxTxQueues = 1,
+        MaxRxQueues = MaxQueues,
+        MaxTxQueues = MaxQueues,
         MaxRxDescriptors = MaxRingSize,
         MaxTxDescriptors = MaxRingSize,
         MinMtu = 68,
@@ -86,7 +86,8 @@ internal sealed unsafe class E1000ePort : EthPort
         Details =
         [
             new("device", $"{_device.Address} ({_device.VendorId:x4}:{_device.DeviceId:x4}, Intel 82574) via VFIO"),
-            new("descriptors", "legacy RX; legacy TX, extended data and context descriptors for offloads; 1 RX + 1 TX queue"),
+            new("descriptors", "extended RX; legacy TX, extended data and context descriptors for offloads"),
+            new("queues", "up to 2 RX + 2 TX; 2 RX queues are spread by RSS (Toeplitz, 128-entry table, TCP/IPv4, IPv4, TCP/IPv6, IPv6; UDP by addresses)"),
             new("mac source", _macFromEeprom ? "EEPROM" : "RAL0/RAH0"),
             new("link interrupt", _linkInterrupt ? "MSI-X vector 0 (other causes)" : "none"),
             new("request interrupt", _requestInterrupt ? "yes" : "no"),
@@ -146,22 +147,15 @@ internal sealed unsafe class E1000ePort : EthPort
             _mac.WriteMacAddress(_address);
             _mac.ClearMulticastTable();
             _mac.SetLinkUp();
-            var arena = new DmaArena($"{Name}-rings", (nuint)((rxSize + txSize) * sizeof(E1000eRxDescriptor) + 3 * 4096), _device.IovaMode);
+            var layout = new E1000eQueueSet.Layout(config.RxQueues, config.TxQueues, rxSize, txSize, bufferSize, bufferBits, Mtu + EthernetOverhead, PortId, RxChecksums(config.RxOffloads));
+            var arena = new DmaArena($"{Name}-rings", E1000eQueueSet.ArenaBytes(layout), _device.IovaMode);
             try
             {
-                var rxRing = (E1000eRxDescriptor*)arena.Take(rxSize * sizeof(E1000eRxDescriptor));
-                var txRing = (E1000eTxDescriptor*)arena.Take(txSize * sizeof(E1000eTxDescriptor));
-                uint rxChecksums = RxChecksums(config.RxOffloads);
-                _mac.SetupRxRing(arena.IovaOf(rxRing), rxSize, rxChecksums);
-                _mac.SetupTxRing(arena.IovaOf(txRing), txSize);
-                var rx = new E1000eRxQueue(rxRing, rxSize, pool, _mac.Registers, Rdt, bufferSize, Mtu + EthernetOverhead, PortId, checksums: rxChecksums != 0);
-                var tx = new E1000eTxQueue(txRing, txSize, _mac.Registers, Tdt, E1000eController.MaxFrame);
-                _mac.EnableTx();
-                _mac.EnableRx(bufferBits, IsJumbo(Mtu), Promiscuous, AllMulticast);
-                rx.Refill();
+                var queues = E1000eQueueSet.Start(_mac, arena, pool, layout, IsJumbo(Mtu), Promiscuous, AllMulticast);
+                // Held before anything else can throw: the catch below gives their mbufs back.
+                _rx = queues.Rx;
+                _tx = queues.Tx;
                 if (_linkInterrupt) _mac.EnableLinkInterrupt(vector: 0);
-                _rx = [rx];
-                _tx = [tx];
             }
             catch
             {

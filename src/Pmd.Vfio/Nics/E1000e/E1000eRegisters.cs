@@ -10,10 +10,20 @@ internal static class E1000eRegisters
     public const uint Icr = 0x00C0, Ims = 0x00D0, Imc = 0x00D8, Ivar = 0x00E4, Eitr0 = 0x00E8;
     public const uint Rctl = 0x0100, Tctl = 0x0400, Tipg = 0x0410;
     public const uint Rdbal = 0x2800, Rdlen = 0x2808, Rdh = 0x2810, Rdt = 0x2818;
-    public const uint Tdbal = 0x3800, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828;
+    public const uint Tdbal = 0x3800, Tdlen = 0x3808, Tdh = 0x3810, Tdt = 0x3818, Txdctl = 0x3828, Tarc0 = 0x3840;
+    /// <summary>Queue 1's ring registers are queue 0's plus this (RDBAL1 0x2900, TDT1 0x3918, TARC1 0x3940...).</summary>
+    public const uint QueueStride = 0x100;
+    /// <summary>The queues the 82574 has each way.</summary>
+    public const int MaxQueues = 2;
     /// <summary>Offsets inside a ring's register block (RDBAL or TDBAL).</summary>
     public const uint RingBaseLow = 0x00, RingBaseHigh = 0x04, RingLength = 0x08, RingHead = 0x10, RingTail = 0x18;
     public const uint Rxcsum = 0x5000, Rfctl = 0x5008, Mta = 0x5200, Ral0 = 0x5400, Rah0 = 0x5404;
+    /// <summary>RSS: multiple receive queues command, the redirection table (32 dwords), the Toeplitz key (10 dwords).</summary>
+    public const uint Mrqc = 0x5818, Reta = 0x5C00, Rssrk = 0x5C80;
+    public const int RetaWords = 32, RssKeyWords = 10;
+
+    /// <summary>Queue <paramref name="queue"/>'s copy of a per-queue register given as queue 0's.</summary>
+    public static uint OfQueue(uint register, int queue) => register + (uint)queue * QueueStride;
 
     /// <summary>Multicast table: 128 words.</summary>
     public const int MtaWords = 128;
@@ -55,13 +65,31 @@ internal static class E1000eRegisters
         public const uint All = 0xFFFF_FFFF;
     }
 
-    /// <summary>IVAR: a 4-bit field per cause (3 bits of vector and a valid bit); "other" is bits 19:16.</summary>
     /// <summary>RFCTL: no "ACK received" interrupt cause for every TCP ACK (it would fire the "other" vector).</summary>
     public const uint RfctlAckDisable = 1u << 12;
+
+    /// <summary>RFCTL.EXTEN: receive descriptors are extended ones (QEMU hashes for RSS only with these).</summary>
+    public const uint RfctlExtendedDescriptors = 1u << 15;
+
+    /// <summary>
+    /// MRQC: RSS on (bits 1:0 = 01) and the hash types, bit 16 TCP/IPv4, 17 IPv4, 18 TCP/IPv6 (also
+    /// with extension headers), 19 IPv6 with extension headers, 20 IPv6. The 82574 has no UDP type:
+    /// UDP is hashed as IP (addresses only).
+    /// </summary>
+    public static class MrqcBits
+    {
+        public const uint RssEnable = 0x1;
+        public const uint TcpIpv4 = 1u << 16, Ipv4 = 1u << 17, TcpIpv6 = 1u << 18, Ipv6Extensions = 1u << 19, Ipv6 = 1u << 20;
+        public const uint AllHashTypes = TcpIpv4 | Ipv4 | TcpIpv6 | Ipv6Extensions | Ipv6;
+    }
+
+    /// <summary>TARC.ENABLE: QEMU's e1000e sends from a queue when its tail moves only with this set (its reset value has it).</summary>
+    public const uint TarcEnable = 1u << 10;
 
     /// <summary>EITR for the link vector, in 256 ns units: at most one link interrupt per ~4 ms, whatever else lands in "other".</summary>
     public const uint LinkVectorThrottle = 0x4000;
 
+    /// <summary>IVAR: a 4-bit field per cause (3 bits of vector and a valid bit); "other" is bits 19:16.</summary>
     public static class IvarBits
     {
         public const int OtherShift = 16;
@@ -79,6 +107,8 @@ internal static class E1000eRegisters
     public static class RxcsumBits
     {
         public const uint IpOffload = 1u << 8, L4Offload = 1u << 9;
+        /// <summary>PCSD: descriptors carry the RSS hash instead of the IP identification and packet checksum; RSS needs it.</summary>
+        public const uint PacketChecksumDisable = 1u << 13;
     }
 
     public static class TctlBits

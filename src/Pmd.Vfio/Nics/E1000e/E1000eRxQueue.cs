@@ -4,11 +4,12 @@ using Pmd.Memory;
 namespace Pmd.Vfio.Nics.E1000e;
 
 /// <summary>
-/// Receives frames from one legacy descriptor ring. Every slot the device may write is lent with
+/// Receives frames from one extended descriptor ring. Every slot the device may write is lent with
 /// an mbuf whose data room it fills; which mbuf sits in which slot is kept here, in private
 /// memory, so nothing the device writes can make the driver touch memory it did not lend. The
 /// device hands slots back in ring order by setting DD; a frame larger than one buffer spans
-/// several slots, EOP on the last, and becomes an mbuf chain, even across bursts.
+/// several slots, EOP on the last, and becomes an mbuf chain, even across bursts. With RSS, the
+/// hash of the frame's last descriptor goes into its mbuf (RssHash, OffloadFlags.RxRssHash).
 /// </summary>
 internal sealed unsafe class E1000eRxQueue
 {
@@ -27,6 +28,7 @@ internal sealed unsafe class E1000eRxQueue
     private readonly ushort _portId;
     private readonly int _refillThreshold;
     private readonly bool _checksums;
+    private readonly bool _rss;
     private readonly Mbuf[] _scratch = new Mbuf[AllocBatch];
     private int _next;        // the oldest lent slot: where the device writes next
     private int _tail;        // the next slot to lend; what the tail register holds
@@ -39,9 +41,11 @@ internal sealed unsafe class E1000eRxQueue
     /// <param name="ring">Descriptor memory the device reads and writes (zeroed, <paramref name="size"/> entries).</param>
     /// <param name="bufferSize">The buffer size the device was told (RCTL.BSIZE); no mbuf lent has less tailroom.</param>
     /// <param name="checksums">The device checks checksums (RXCSUM): their verdicts go into each frame's flags.</param>
-    public E1000eRxQueue(E1000eRxDescriptor* ring, int size, Mempool pool, MmioWindow registers, uint tailRegister, int bufferSize, int maxFrame, ushort portId, bool checksums = false)
+    /// <param name="rss">The device hashes frames (MRQC, RXCSUM.PCSD): the hash goes into each hashed frame's mbuf.</param>
+    public E1000eRxQueue(E1000eRxDescriptor* ring, int size, Mempool pool, MmioWindow registers, uint tailRegister, int bufferSize, int maxFrame, ushort portId, bool checksums = false, bool rss = false)
     {
         _checksums = checksums;
+        _rss = rss;
         if (pool.DataRoom < bufferSize) throw new ArgumentException($"mempool {pool.Name} has {pool.DataRoom}-byte data rooms; the device writes {bufferSize}-byte buffers", nameof(pool));
         _ring = ring;
         _size = size;
@@ -69,19 +73,21 @@ internal sealed unsafe class E1000eRxQueue
         {
             var writeBack = _ring[_next].ReadWriteBack();
             if (!writeBack.Done) break;
+            // The hash is written with the frame's last descriptor; read before the slot is cleared.
+            var rss = _rss && writeBack.EndOfPacket ? _ring[_next].ReadRss() : default;
             var m = Mbuf.FromHandle(_lent[_next]);
             _lent[_next] = 0;
             _ring[_next].TakeBack();
             _next = Next(_next);
             _lentCount--;
-            Receive(mbufs, ref n, m, writeBack);
+            Receive(mbufs, ref n, m, writeBack, rss);
         }
         if (_size - 1 - _lentCount >= _refillThreshold) Refill();
         return n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Receive(Span<Mbuf> mbufs, ref int n, Mbuf m, RxWriteBack writeBack)
+    private void Receive(Span<Mbuf> mbufs, ref int n, Mbuf m, RxWriteBack writeBack, RxRss rss)
     {
         int length = writeBack.Length;
         if (_discarding)
@@ -128,6 +134,11 @@ internal sealed unsafe class E1000eRxQueue
             return;
         }
         if (_checksums) frame.Flags |= writeBack.ChecksumFlags;
+        if (rss.Hashed)
+        {
+            frame.RssHash = rss.Hash;
+            frame.Flags |= OffloadFlags.RxRssHash;
+        }
         mbufs[n++] = frame;
         Stats.Packets++;
         Stats.Bytes += (ulong)frame.PacketLength;
