@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Pmd.TestSupport;
+using Pmd.TestSupport.E1000e;
 
 namespace Pmd.Vm.Tests;
 
@@ -102,6 +103,9 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
 
         await ExchangeAsync(vm, frames, 0, ct, (sent, back) => ChecksumsCompleted(sent, back, hostMac, guestMac));
         output.WriteLine($"{Frames} frames came back with their checksums right");
+        int[] hashChecked = await CheckHashesAsync(vm, hostMac, guestMac, first: Frames, ct);
+        expected[0] += hashChecked[0];
+        expected[1] += hashChecked[1];
 
         TestPmdConsole.Send(vm, "stop", "show port stats 0", "show port xstats 0", "quit");
         int rc = await vm.WaitForExitAsync(TimeSpan.FromSeconds(180), ct);
@@ -138,6 +142,70 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"Bad-ipcsum:\s*(\d+)\s+Bad-l4csum:\s*(\d+)")]
     private static partial Regex BadCounts();
+
+    private const int HashCheckFrames = 50;
+
+    /// <summary>
+    /// The hash each frame's mbuf carries: with TestPmd's "set verbose 1", frames <paramref name="first"/>..
+    /// are sent one at a time, so the packets it prints are theirs, in order; each IP frame must carry
+    /// RTE_MBUF_F_RX_RSS_HASH and exactly the Toeplitz hash computed here, a non-IP frame no hash.
+    /// Returns how many went to each queue (for the queue counts).
+    /// </summary>
+    private async Task<int[]> CheckHashesAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, int first, CancellationToken ct)
+    {
+        var frames = Enumerable.Range(first, HashCheckFrames).Select(i => RssFlowFrames.Build(i, hostMac, guestMac)).ToArray();
+        int from = await SetVerboseAsync(vm, 0, 1, ct);
+        for (int k = 0; k < frames.Length; k++)
+        {
+            vm.Frames.Send(frames[k]);
+            while (true)
+            {
+                var back = await vm.Frames.ReceiveAsync(MacSwapTraffic.StallTimeout, ct)
+                           ?? throw new TimeoutException($"frame {first + k} did not come back under set verbose.\n{vm.Describe()}");
+                if (RssFlowFrames.IndexOf(back) == first + k) break;
+            }
+        }
+        int to = await SetVerboseAsync(vm, 1, 0, ct);
+        var printed = ReceivedPacket().Matches(vm.GuestOutput[from..to]).ToList();
+        Assert.True(printed.Count == frames.Length, $"TestPmd printed {printed.Count} received packets for the {frames.Length} frames sent.\n{vm.Describe()}");
+        int[] queues = new int[2];
+        int hashed = 0;
+        for (int k = 0; k < frames.Length; k++)
+        {
+            var (type, hash) = E1000eRssModel.Of(frames[k], RssFlowFrames.Mrqc, Toeplitz.DefaultKey);
+            var p = printed[k];
+            Assert.Equal(frames[k].Length, int.Parse(p.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            if (type == 0)
+            {
+                Assert.False(p.Groups[2].Success, $"frame {first + k} ({RssFlowFrames.KindOf(first + k)}) has RSS hash 0x{p.Groups[2].Value}; the device hashes no such frame");
+                Assert.DoesNotContain("RTE_MBUF_F_RX_RSS_HASH", p.Groups[3].Value, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.True(p.Groups[2].Success, $"frame {first + k} ({RssFlowFrames.KindOf(first + k)}) came without an RSS hash; 0x{hash:x} expected");
+                Assert.Equal(hash, uint.Parse(p.Groups[2].Value, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+                Assert.Contains("RTE_MBUF_F_RX_RSS_HASH", p.Groups[3].Value, StringComparison.Ordinal);
+                hashed++;
+            }
+            queues[RssFlowFrames.QueueOf(frames[k])]++;
+        }
+        output.WriteLine($"set verbose: {hashed} of {frames.Length} frames carried the Toeplitz hash computed here (RTE_MBUF_F_RX_RSS_HASH), the {frames.Length - hashed} non-IP ones none");
+        return queues;
+    }
+
+    /// <summary>Sends "set verbose TO" and waits for TestPmd's answer; returns where the guest output stood then.</summary>
+    private static async Task<int> SetVerboseAsync(VmGuest vm, int from, int to, CancellationToken ct)
+    {
+        int mark = vm.GuestOutput.Length;
+        TestPmdConsole.Send(vm, $"set verbose {to}");
+        string answer = $"Change verbose level from {from} to {to}";
+        await vm.WaitForSerialAsync(_ => vm.GuestOutput.IndexOf(answer, mark, StringComparison.Ordinal) >= 0, TimeSpan.FromSeconds(30), $"TestPmd's answer to set verbose {to}", ct);
+        string text = vm.GuestOutput;
+        return text.IndexOf(answer, mark, StringComparison.Ordinal) + answer.Length;
+    }
+
+    [GeneratedRegex(@"(?m)^  src=\S+ - dst=\S+ - type=0x[0-9a-f]+ - length=(\d+) - nb_segs=\d+(?: - RSS hash=0x([0-9a-f]+))?.*\r?\n  ol_flags: (.*?)\r?$")]
+    private static partial Regex ReceivedPacket();
 
     private readonly int[][] _expected = new int[3][];
     private readonly int[] _probes = new int[3];
