@@ -111,9 +111,7 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
         int rc = await vm.WaitForExitAsync(TimeSpan.FromSeconds(180), ct);
         Assert.True(rc == 0, $"the guest command (TestPmd) exited {rc}.\n{vm.Describe()}");
         var c = Parse(vm);
-        var verdicts = BadCounts().Matches(vm.GuestOutput);
-        Assert.True(verdicts.Count > 0, $"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
-        int seenIp = int.Parse(verdicts[^1].Groups[1].Value), seenL4 = int.Parse(verdicts[^1].Groups[2].Value);
+        var (seenIp, seenL4) = OffloadExchange.EngineVerdicts(vm.GuestOutput) ?? throw new InvalidOperationException($"no Bad-ipcsum/Bad-l4csum line in TestPmd's output.\n{vm.Describe()}");
         string counts = $"sent {badIp} bad IPv4 and {badL4} bad L4 checksums; TestPmd counted Bad-ipcsum {seenIp} Bad-l4csum {seenL4}; " +
                         $"tx_q0_errors {Xstat(vm, c, "tx_q0_errors")} tx_q1_errors {Xstat(vm, c, "tx_q1_errors")}";
         output.WriteLine(counts);
@@ -140,9 +138,6 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
         return null;
     }
 
-    [GeneratedRegex(@"Bad-ipcsum:\s*(\d+)\s+Bad-l4csum:\s*(\d+)")]
-    private static partial Regex BadCounts();
-
     private const int HashCheckFrames = 50;
 
     /// <summary>
@@ -154,7 +149,7 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
     private async Task<int[]> CheckHashesAsync(VmGuest vm, byte[] hostMac, byte[] guestMac, int first, CancellationToken ct)
     {
         var frames = Enumerable.Range(first, HashCheckFrames).Select(i => RssFlowFrames.Build(i, hostMac, guestMac)).ToArray();
-        int from = await SetVerboseAsync(vm, 0, 1, ct);
+        int from = await TestPmdConsole.SetVerboseAsync(vm, 0, 1, ct);
         for (int k = 0; k < frames.Length; k++)
         {
             vm.Frames.Send(frames[k]);
@@ -165,7 +160,7 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
                 if (RssFlowFrames.IndexOf(back) == first + k) break;
             }
         }
-        int to = await SetVerboseAsync(vm, 1, 0, ct);
+        int to = await TestPmdConsole.SetVerboseAsync(vm, 1, 0, ct);
         var printed = ReceivedPacket().Matches(vm.GuestOutput[from..to]).ToList();
         Assert.True(printed.Count == frames.Length, $"TestPmd printed {printed.Count} received packets for the {frames.Length} frames sent.\n{vm.Describe()}");
         int[] queues = new int[2];
@@ -191,17 +186,6 @@ public sealed partial class E1000eRssTrafficTests(ITestOutputHelper output)
         }
         output.WriteLine($"set verbose: {hashed} of {frames.Length} frames carried the Toeplitz hash computed here (RTE_MBUF_F_RX_RSS_HASH), the {frames.Length - hashed} non-IP ones none");
         return queues;
-    }
-
-    /// <summary>Sends "set verbose TO" and waits for TestPmd's answer; returns where the guest output stood then.</summary>
-    private static async Task<int> SetVerboseAsync(VmGuest vm, int from, int to, CancellationToken ct)
-    {
-        int mark = vm.GuestOutput.Length;
-        TestPmdConsole.Send(vm, $"set verbose {to}");
-        string answer = $"Change verbose level from {from} to {to}";
-        await vm.WaitForSerialAsync(_ => vm.GuestOutput.IndexOf(answer, mark, StringComparison.Ordinal) >= 0, TimeSpan.FromSeconds(30), $"TestPmd's answer to set verbose {to}", ct);
-        string text = vm.GuestOutput;
-        return text.IndexOf(answer, mark, StringComparison.Ordinal) + answer.Length;
     }
 
     [GeneratedRegex(@"(?m)^  src=\S+ - dst=\S+ - type=0x[0-9a-f]+ - length=(\d+) - nb_segs=\d+(?: - RSS hash=0x([0-9a-f]+))?.*\r?\n  ol_flags: (.*?)\r?$")]

@@ -54,7 +54,7 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
         // checksum wrong in four of five and the IPv4 one in one of three; virtio has no IPv4
         // checksum offload, so the driver computes that one. All must arrive right.
         // TestPmd prints each received packet's flags from here on.
-        int verboseFrom = await SetVerboseAsync(vm, 0, 1, ct);
+        int verboseFrom = await TestPmdConsole.SetVerboseAsync(vm, 0, 1, ct);
         var sent = new Dictionary<int, byte[]>();
         for (int i = 0; i < ChecksumFrames; i++)
         {
@@ -120,7 +120,7 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
             var (f, ipv6) = large[key];
             wire.Send(VnetHeader.TcpSegmentation(ipv6, TcpFrames.HeaderLength(ipv6), Mss), f);
         });
-        int verboseTo = await SetVerboseAsync(vm, 1, 0, ct);
+        int verboseTo = await TestPmdConsole.SetVerboseAsync(vm, 1, 0, ct);
         string dump = vm.GuestOutput[verboseFrom..verboseTo];
         int perFrame = (LargePayload + Mss - 1) / Mss;
         Assert.Equal((LargeFrames + LargeIpv6Frames) * perFrame, segments);
@@ -183,22 +183,6 @@ public sealed partial class VirtioOffloadVmTests(ITestOutputHelper output)
             OffloadExchange.CheckAgainstSent(back, frames[s.StreamOffset], host, guest, ipv6);
             return [s.StreamOffset];
         }, ct, send);
-
-    /// <summary>Sends "set verbose TO" and waits for TestPmd's answer; returns where the guest output stood when it answered.</summary>
-    private static async Task<int> SetVerboseAsync(VmGuest vm, int from, int to, CancellationToken ct)
-    {
-        TestPmdConsole.Send(vm, $"set verbose {to}");
-        string answer = $"Change verbose level from {from} to {to}";
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            string text = vm.GuestOutput;
-            int at = text.LastIndexOf(answer, StringComparison.Ordinal);
-            if (at >= 0) return at + answer.Length;
-            if (DateTime.UtcNow > deadline) Assert.Fail($"TestPmd did not answer \"set verbose {to}\" within 30 s.\n{vm.Describe()}");
-            await Task.Delay(200, ct);
-        }
-    }
 
     [GeneratedRegex(@"(?m)^  src=\S+ - dst=\S+ - type=(0x[0-9a-f]+) - length=(\d+) - nb_segs=(\d+)(?: - tso_segsz=(\d+))?.*\r?\n  ol_flags: (.*?)\r?$")]
     private static partial Regex ReceivedPackets();
