@@ -23,6 +23,9 @@ public class VectorPathBenchmarks
     private RingMemory _memory = null!;
     private SplitRing _split;
     private SplitRingDevice _splitDevice = null!;
+    private SplitRxRing _slotted;
+    private SplitRingDevice _slottedDevice = null!;
+    private RingMemory _slottedMemory = null!;
     private PackedRing _packed;
     private PackedRingDevice _packedDevice = null!;
 
@@ -44,10 +47,16 @@ public class VectorPathBenchmarks
         var features = new RingFeatures(EventIndex: true, InOrder: true, IndirectDescriptors: false, Vectorized);
         if (Packed) (_packed, _packedDevice) = _memory.Packed(features);
         else (_split, _splitDevice) = _memory.Split(features);
+        _slottedMemory = RingMemory.For(Size, packed: false);
+        (_slotted, _slottedDevice) = _slottedMemory.SplitRx(features);
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _memory.Dispose();
+    public void Cleanup()
+    {
+        _memory.Dispose();
+        _slottedMemory.Dispose();
+    }
 
     [Benchmark(OperationsPerInvoke = Burst)]
     public int TxLendAndComplete()
@@ -92,5 +101,17 @@ public class VectorPathBenchmarks
         while (_splitDevice.TryPop(out var chain)) _splitDevice.PushUsed(chain.Id, 64, publish: false);
         _splitDevice.Publish();
         return CompletedBuffers.TakeEach(ref _split, _done, _lengths);
+    }
+
+    /// <summary>RX on the split ring whose buffer ids are its slots (SplitRxRing), as IN_ORDER or vectorized=1 select it; the Packed parameter does not apply.</summary>
+    [Benchmark(OperationsPerInvoke = Burst)]
+    public int RxSlottedLendAndReceive()
+    {
+        _slotted.AddBuffers(_buffers, _cookies, deviceWritable: true);
+        _slotted.Publish();
+        _slotted.NeedsNotify();
+        while (_slottedDevice.TryPop(out var chain)) _slottedDevice.PushUsed(chain.Id, 64, publish: false);
+        _slottedDevice.Publish();
+        return _slotted.TakeUsed(_done, _lengths);
     }
 }

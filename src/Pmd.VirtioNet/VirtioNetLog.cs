@@ -53,8 +53,8 @@ internal static partial class VirtioNetLog
     [LoggerMessage(EventId = 2009, EventName = "RenegotiateFailed", Level = LogLevel.Warning, Message = "{Port}: the backend that connected while the port was stopped cannot be used: {Error}")]
     public static partial void RenegotiateFailed(ILogger logger, string port, string error);
 
-    [LoggerMessage(EventId = 2012, EventName = "RingPath", Level = LogLevel.Information, Message = "{Port}: using the {Ring} rings' {Path} path (CPU: {Cpu})")]
-    public static partial void RingPath(ILogger logger, string port, string ring, string path, string cpu);
+    [LoggerMessage(EventId = 2012, EventName = "RingPath", Level = LogLevel.Information, Message = "{Port}: using the {Ring} rings' {Path} path, RX buffers {RxBuffers} (CPU: {Cpu})")]
+    public static partial void RingPath(ILogger logger, string port, string ring, string path, string rxBuffers, string cpu);
 
     [LoggerMessage(EventId = 2010, EventName = "StallReset", Level = LogLevel.Warning,
         Message = "{Port}: a queue stayed stalled; the rings were set up afresh (stall reset {Count}), every lent mbuf back in its pool")]

@@ -221,7 +221,8 @@ public sealed unsafe class VirtioNetPort : EthPort
         bool packed = UsesPackedRing;
         bool vectorized = _options.Vectorized ?? VectorPath.IsSupported;
         var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc), vectorized);
-        VirtioNetLog.RingPath(_log, Name, packed ? "packed" : "split", vectorized ? "vectorized" : "scalar", VectorPath.Describe());
+        VirtioNetLog.RingPath(_log, Name, packed ? "packed" : "split", vectorized ? "vectorized" : "scalar",
+            UsesSlottedRx(packed, features) ? "in ring order (id = slot)" : "from a free list", VectorPath.Describe());
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
         nuint controlBytes = NeedsControlQueue ? RingBytes.For(1, ControlQueueSize, packed) + 8192 : 0;
         nuint arenaBytes = RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes;
@@ -319,10 +320,20 @@ public sealed unsafe class VirtioNetPort : EthPort
     private VirtioRxQueue CreateRxQueue(nint memory, int size, bool packed, RingFeatures features, int index, Mempool pool)
     {
         bool mergeable = Has(_active, MrgRxBuf), csum = Has(_active, GuestCsum), lro = (_active & LroFeatures) != 0;
-        return packed
-            ? new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro)
-            : new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
+        if (packed)
+            return new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
+        if (UsesSlottedRx(packed, features))
+            return new VirtioRxQueue<SplitRxRing>(new SplitRxRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
+        return new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
     }
+
+    /// <summary>
+    /// A split ring's RX buffers go out in ring order with ids equal to their slots (<see cref="SplitRxRing"/>)
+    /// when the device uses them in order: it promised so (IN_ORDER), or the user said to assume it
+    /// (vectorized=1), as DPDK's vector RX assumes it. Any device does so for RX in practice; one
+    /// that does not has its out-of-order frames counted as corrupt and dropped.
+    /// </summary>
+    private bool UsesSlottedRx(bool packed, RingFeatures features) => !packed && (features.InOrder || _options.Vectorized == true);
 
     private VirtioTxQueue CreateTxQueue(nint memory, int size, bool packed, RingFeatures features, int index)
     {

@@ -134,4 +134,43 @@ public sealed unsafe class RxQueueTests : IDisposable
         _pool.FlushThreadCache();
         Assert.Equal(inUse, _pool.InUse);
     }
+    [Fact]
+    public void On_the_slotted_ring_a_used_index_moved_over_entries_the_device_never_rewrote_brings_no_frame()
+    {
+        // With ids equal to slots, the previous lap's entries name the right slots: only the
+        // unwritten mark in each newly lent buffer gives them away.
+        using var memory = RingMemory.For(Size, packed: false);
+        var (ring, device) = memory.SplitRx(new RingFeatures(EventIndex: false, InOrder: true, IndirectDescriptors: false));
+        var rx = new VirtioRxQueue<SplitRxRing>(ring, _pool, new NullTransport(), 0, 7, mergeable: false, guestCsum: false);
+        int inUse = _pool.InUse;
+        rx.Refill();
+        var got = new Mbuf[Size];
+        for (int lap = 0; lap < 2; lap++)
+        {
+            for (int i = 0; i < Size; i++)
+            {
+                Assert.True(device.TryPop(out var chain));
+                Assert.Equal((ushort)i, chain.Id);
+                byte* at = (byte*)chain[0].Address;
+                new Span<byte>(at, VirtioNetHeader.Size).Clear();
+                new Span<byte>(at + VirtioNetHeader.Size, 64).Fill((byte)(lap * Size + i));
+                device.PushUsed(chain.Id, VirtioNetHeader.Size + 64);
+            }
+            int n = rx.Burst(got);
+            Assert.Equal(Size, n);
+            for (int i = 0; i < n; i++) Assert.True(got[i].Data.ToArray().All(b => b == (byte)(lap * Size + i)));
+            Mbuf.Free(got.AsSpan(0, n));
+            rx.Refill();
+        }
+        // The ring is lent again; the device claims four more without writing entry or buffer.
+        Assert.Equal(Size, device.Pending);
+        device.SetUsedIndex((ushort)(device.UsedIndex + 4));
+        Assert.Equal(0, rx.Burst(got));
+        Assert.Equal(4UL, rx.Stats.Errors);
+        Assert.Equal((ulong)(2 * Size), rx.Stats.Packets);
+        Assert.Equal(0UL, rx.CorruptEntries);
+        rx.Drain();
+        _pool.FlushThreadCache();
+        Assert.Equal(inUse, _pool.InUse);
+    }
 }

@@ -14,7 +14,7 @@ internal abstract class VirtioRxQueue
 
     public abstract ulong CorruptEntries { get; }
 
-    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
+    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IReceiveRing.Stalls"/>).</summary>
     public abstract ulong Stalls { get; }
 
     /// <summary>The last look at the ring found its device-written state impossible.</summary>
@@ -37,7 +37,7 @@ internal abstract class VirtioRxQueue
 /// the end of its headroom, so the frame lands exactly at the data offset. With MRG_RXBUF a frame
 /// spans num_buffers buffers, which become an mbuf chain, even across bursts.
 /// </summary>
-internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : struct, IVirtqueue
+internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : struct, IReceiveRing
 {
     private const int RefillBatch = 64;
 
@@ -95,7 +95,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         {
             // One frame at most per entry, so a batch never brings more frames than there is room for.
             int want = Math.Min(Math.Min(Batch, mbufs.Length - n), budget);
-            int got = CompletedBuffers.TakeEach(ref _ring, cookies[..want], lengths[..want]);
+            int got = _ring.TakeUsed(cookies[..want], lengths[..want]);
             if (got == 0) break;
             budget -= got;
             PrefetchHeaders(cookies[..got]);
@@ -251,7 +251,7 @@ internal sealed unsafe class VirtioRxQueue<TRing> : VirtioRxQueue where TRing : 
         Span<uint> length = stackalloc uint[1];
         Span<Mbuf> frame = stackalloc Mbuf[1];
         int undelivered = 0;
-        for (int read = 0; read < _ring.Size && CompletedBuffers.TakeEach(ref _ring, cookie, length) == 1; read++)
+        for (int read = 0; read < _ring.Size && _ring.TakeUsed(cookie, length) == 1; read++)
         {
             int n = 0;
             Receive(frame, ref n, cookie[0], length[0]);

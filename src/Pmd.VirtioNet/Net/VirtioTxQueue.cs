@@ -13,7 +13,7 @@ internal abstract class VirtioTxQueue
 
     public abstract ulong CorruptEntries { get; }
 
-    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IVirtqueue.Stalls"/>).</summary>
+    /// <summary>Times the device-written state of the ring became impossible (see <see cref="IReceiveRing.Stalls"/>).</summary>
     public abstract ulong Stalls { get; }
 
     /// <summary>The last look at the ring found its device-written state impossible.</summary>

@@ -23,11 +23,7 @@ internal static class CompletedBuffers
         return n;
     }
 
-    /// <summary>
-    /// Takes up to <paramref name="cookies"/>.Length used entries with the lengths the device wrote
-    /// (RX), rejected ones included as <see cref="Rejected"/> (with cookie 0 when the entry named no
-    /// buffer of ours), so the caller can account for them where they fell in the stream.
-    /// </summary>
+    /// <summary><see cref="IReceiveRing.TakeUsed"/> by reading used entries one by one with <see cref="IVirtqueue.TryGetUsed"/>.</summary>
     public static int TakeEach<TRing>(ref TRing ring, Span<nint> cookies, Span<uint> lengths) where TRing : struct, IVirtqueue
     {
         int n = 0;

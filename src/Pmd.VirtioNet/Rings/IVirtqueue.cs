@@ -15,11 +15,12 @@ internal enum UsedStatus
 }
 
 /// <summary>
-/// The driver side of one virtqueue, split or packed. Implementations are structs so that the RX
-/// and TX paths, generic over them, compile to direct calls with no dispatch per packet. Every
+/// What an RX queue needs of its ring: lend single writable buffers in batches, take back the used
+/// ones with the lengths the device wrote, reclaim the rest on stop. Implementations are structs so
+/// that the RX path, generic over them, compiles to direct calls with no dispatch per packet. Every
 /// value the device writes back is validated before use.
 /// </summary>
-internal interface IVirtqueue
+internal interface IReceiveRing
 {
     int Size { get; }
 
@@ -38,9 +39,6 @@ internal interface IVirtqueue
     /// <summary>The last look at the device-written state found it impossible.</summary>
     bool IsStalled { get; }
 
-    /// <summary>Lends one buffer. <paramref name="cookie"/> comes back with it. False when no descriptor is free.</summary>
-    bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie);
-
     /// <summary>
     /// Lends single-buffer chains, one per entry of <paramref name="buffers"/> with the cookie at the
     /// same index, as many as there are free descriptors; returns how many. The scalar path adds them
@@ -48,6 +46,35 @@ internal interface IVirtqueue
     /// batch visible at once (on a packed ring, by its first descriptor's flags, stored last).
     /// </summary>
     int AddBuffers(ReadOnlySpan<VirtqBuffer> buffers, ReadOnlySpan<nint> cookies, bool deviceWritable);
+
+    /// <summary>Makes everything added since the last call visible to the device.</summary>
+    void Publish();
+
+    /// <summary>After <see cref="Publish"/>: whether the device asked to be notified of the new buffers.</summary>
+    bool NeedsNotify();
+
+    /// <summary>
+    /// Takes up to <paramref name="cookies"/>.Length used entries with the lengths the device wrote,
+    /// rejected ones included as <see cref="CompletedBuffers.Rejected"/> (with cookie 0 when the entry
+    /// named no buffer of ours), so the caller can account for them where they fell in the stream.
+    /// </summary>
+    int TakeUsed(Span<nint> cookies, Span<uint> lengths);
+
+    /// <summary>Takes back a buffer the device still holds, on stop or reset; false when none is left.</summary>
+    bool TryReclaim(out nint cookie);
+
+    /// <summary>Tells the device not to interrupt: the driver polls.</summary>
+    void SuppressInterrupts();
+}
+
+/// <summary>
+/// The driver side of one virtqueue, split or packed, for any use: RX, TX and control. Beyond what
+/// RX needs, it lends chains and indirect tables and takes completions one by one or in bulk.
+/// </summary>
+internal interface IVirtqueue : IReceiveRing
+{
+    /// <summary>Lends one buffer. <paramref name="cookie"/> comes back with it. False when no descriptor is free.</summary>
+    bool AddBuffer(ulong address, uint length, bool deviceWritable, nint cookie);
 
     /// <summary>Lends a chain of device-readable buffers as one. False when too few descriptors are free.</summary>
     bool AddChain(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
@@ -64,25 +91,13 @@ internal interface IVirtqueue
     /// </summary>
     bool AddIndirect(ReadOnlySpan<VirtqBuffer> buffers, nint cookie);
 
-    /// <summary>Makes everything added since the last call visible to the device.</summary>
-    void Publish();
-
-    /// <summary>After <see cref="Publish"/>: whether the device asked to be notified of the new buffers.</summary>
-    bool NeedsNotify();
-
     /// <summary>Takes the next buffer the device returned, with the length it wrote.</summary>
     UsedStatus TryGetUsed(out nint cookie, out uint length);
 
     /// <summary>
     /// Takes up to <paramref name="cookies"/>.Length buffers the device has finished with, when the
     /// lengths it wrote do not matter (TX). Returns how many; rejected entries are counted in
-    /// <see cref="CorruptEntries"/> and skipped.
+    /// <see cref="IReceiveRing.CorruptEntries"/> and skipped.
     /// </summary>
     int TakeCompleted(Span<nint> cookies);
-
-    /// <summary>Takes back a buffer the device still holds, on stop or reset; false when none is left.</summary>
-    bool TryReclaim(out nint cookie);
-
-    /// <summary>Tells the device not to interrupt: the driver polls.</summary>
-    void SuppressInterrupts();
 }

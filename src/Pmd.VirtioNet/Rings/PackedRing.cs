@@ -287,6 +287,8 @@ internal unsafe struct PackedRing : IVirtqueue
         return UsedStatus.Empty;
     }
 
+    public int TakeUsed(Span<nint> cookies, Span<uint> lengths) => CompletedBuffers.TakeEach(ref this, cookies, lengths);
+
     /// <summary>
     /// Scalar: every used entry is read, as TryGetUsed reads it. Vectorized with IN_ORDER: one entry
     /// says how many read-only chains are done (<see cref="LearnCompletedInOrder"/>), and they are

@@ -248,6 +248,8 @@ internal unsafe struct SplitRing : IVirtqueue
         return UsedStatus.Empty;
     }
 
+    public int TakeUsed(Span<nint> cookies, Span<uint> lengths) => CompletedBuffers.TakeEach(ref this, cookies, lengths);
+
     public int TakeCompleted(Span<nint> cookies)
     {
         if (!_inOrder) return CompletedBuffers.TakeEach(ref this, cookies);

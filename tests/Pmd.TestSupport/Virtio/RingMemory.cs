@@ -46,6 +46,13 @@ internal sealed unsafe class RingMemory : IDisposable
         return (new SplitRing(_memory, Size, features, _indirect), new SplitRingDevice(Address, Size));
     }
 
+    /// <summary>The split layout driven by the RX ring whose buffer ids are its slots.</summary>
+    public (SplitRxRing Ring, SplitRingDevice Device) SplitRx(RingFeatures features)
+    {
+        EnsureFits(SplitRingDevice.BytesFor(Size));
+        return (new SplitRxRing(_memory, Size, features), new SplitRingDevice(Address, Size));
+    }
+
     public (PackedRing Ring, PackedRingDevice Device) Packed(RingFeatures features)
     {
         EnsureFits(PackedRingDevice.BytesFor(Size));
