@@ -222,7 +222,7 @@ public sealed unsafe class VirtioNetPort : EthPort
         bool vectorized = _options.Vectorized ?? VectorPath.IsSupported;
         var features = new RingFeatures(Has(_negotiated, EventIdx), Has(_negotiated, InOrder), Has(_negotiated, IndirectDesc), vectorized);
         VirtioNetLog.RingPath(_log, Name, packed ? "packed" : "split", vectorized ? "vectorized" : "scalar",
-            UsesSlottedRx(packed, features) ? "in ring order (id = slot)" : "from a free list", VectorPath.Describe());
+            UsesSlottedRx(features) ? "in ring order (id = slot)" : "from a free list", VectorPath.Describe());
         nuint indirectBytes = features.IndirectDescriptors ? (nuint)config.TxQueues * (nuint)(IndirectTables.BytesFor(size) + 4096) : 0;
         nuint controlBytes = NeedsControlQueue ? RingBytes.For(1, ControlQueueSize, packed) + 8192 : 0;
         nuint arenaBytes = RingBytes.For(2 * _pairs, size, packed) + indirectBytes + controlBytes;
@@ -320,20 +320,24 @@ public sealed unsafe class VirtioNetPort : EthPort
     private VirtioRxQueue CreateRxQueue(nint memory, int size, bool packed, RingFeatures features, int index, Mempool pool)
     {
         bool mergeable = Has(_active, MrgRxBuf), csum = Has(_active, GuestCsum), lro = (_active & LroFeatures) != 0;
+        if (UsesSlottedRx(features))
+        {
+            return packed
+                ? new VirtioRxQueue<PackedRxRing>(new PackedRxRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro)
+                : new VirtioRxQueue<SplitRxRing>(new SplitRxRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
+        }
         if (packed)
             return new VirtioRxQueue<PackedRing>(new PackedRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
-        if (UsesSlottedRx(packed, features))
-            return new VirtioRxQueue<SplitRxRing>(new SplitRxRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
         return new VirtioRxQueue<SplitRing>(new SplitRing((byte*)memory, size, features), pool, _transport, index, PortId, mergeable, csum, lro);
     }
 
     /// <summary>
-    /// A split ring's RX buffers go out in ring order with ids equal to their slots (<see cref="SplitRxRing"/>)
-    /// when the device uses them in order: it promised so (IN_ORDER), or the user said to assume it
-    /// (vectorized=1), as DPDK's vector RX assumes it. Any device does so for RX in practice; one
-    /// that does not has its out-of-order frames counted as corrupt and dropped.
+    /// RX buffers go out in ring order with ids equal to their slots (<see cref="SplitRxRing"/>,
+    /// <see cref="PackedRxRing"/>) when the device uses them in order: it promised so (IN_ORDER), or
+    /// the user said to assume it (vectorized=1), as DPDK's vector RX assumes it. Devices do so for
+    /// RX in practice; one that does not has its out-of-order frames counted as corrupt and dropped.
     /// </summary>
-    private bool UsesSlottedRx(bool packed, RingFeatures features) => !packed && (features.InOrder || _options.Vectorized == true);
+    private bool UsesSlottedRx(RingFeatures features) => features.InOrder || _options.Vectorized == true;
 
     private VirtioTxQueue CreateTxQueue(nint memory, int size, bool packed, RingFeatures features, int index)
     {

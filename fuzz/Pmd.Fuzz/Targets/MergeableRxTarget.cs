@@ -5,7 +5,7 @@ using Pmd.VirtioNet.Rings;
 namespace Pmd.Fuzz.Targets;
 
 /// <summary>
-/// rx-mergeable: VirtioRxQueue over a split ring (with IN_ORDER the slotted SplitRxRing) or a packed ring, with the device's used entries, their
+/// rx-mergeable: VirtioRxQueue over a split or packed ring (with IN_ORDER the slotted SplitRxRing or PackedRxRing), with the device's used entries, their
 /// lengths and the virtio-net headers (num_buffers) in the buffers from the input. Checked: every
 /// delivered frame is a well-formed chain inside its buffers whose PacketLength is the sum of its
 /// segments, and after Drain and freeing what was delivered, the pool has every mbuf back.
@@ -28,16 +28,17 @@ internal sealed unsafe class MergeableRxTarget : FuzzTarget
         var features = new RingFeatures(EventIndex: (b & 128) != 0, InOrder: (b & 64) != 0, IndirectDescriptors: false);
         var pool = _pools.Get();
         using var memory = new NativeBlock(packed ? PackedRingLayout.For(size).TotalBytes : SplitRingLayout.For(size).TotalBytes);
-        if (packed)
+        // As the port picks them: IN_ORDER gives the rings whose ids are slots, on either path.
+        var slotted = features with { Vectorized = features.InOrder && (input.U8() & 1) != 0 && VectorPath.IsSupported };
+        if (packed && features.InOrder)
+            Drive(new VirtioRxQueue<PackedRxRing>(new PackedRxRing(memory.Pointer, size, slotted), pool, _transport, 0, PortId, mergeable, csum),
+                new PackedRxDevice(memory.Pointer, size), pool, ref input);
+        else if (packed)
             Drive(new VirtioRxQueue<PackedRing>(new PackedRing(memory.Pointer, size, features), pool, _transport, 0, PortId, mergeable, csum),
                 new PackedRxDevice(memory.Pointer, size), pool, ref input);
         else if (features.InOrder)
-        {
-            // As the port picks it: IN_ORDER gives the ring whose ids are slots, on either path.
-            var slotted = features with { Vectorized = (input.U8() & 1) != 0 && VectorPath.IsSupported };
             Drive(new VirtioRxQueue<SplitRxRing>(new SplitRxRing(memory.Pointer, size, slotted), pool, _transport, 0, PortId, mergeable, csum),
                 new SplitRxDevice(memory.Pointer, size), pool, ref input);
-        }
         else
             Drive(new VirtioRxQueue<SplitRing>(new SplitRing(memory.Pointer, size, features), pool, _transport, 0, PortId, mergeable, csum),
                 new SplitRxDevice(memory.Pointer, size), pool, ref input);

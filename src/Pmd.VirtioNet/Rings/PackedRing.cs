@@ -200,17 +200,7 @@ internal unsafe struct PackedRing : IVirtqueue
         if (_sinceNotify == 0) return false;
         ushort added = _sinceNotify;
         _sinceNotify = 0;
-        // Our flag stores must be visible before we read the device's suppression area (VIRTIO 2.8.21).
-        Interlocked.MemoryBarrier();
-        ushort flags = _deviceEvent->LoadFlags();
-        if (flags != PackedEventSuppression.Descriptor || !_eventIndex) return flags != PackedEventSuppression.Disable;
-        ushort offWrap = _deviceEvent->LoadOffsetWrap();
-        int eventOffset = offWrap & 0x7FFF;
-        bool eventWrap = (offWrap & 0x8000) != 0;
-        // Compare in one linear index space: positions of the current lap, earlier lap below zero.
-        if (eventWrap != _availWrap) eventOffset -= _size;
-        int next = _availPos, old = next - added;
-        return (ushort)(next - eventOffset - 1) < (ushort)(next - old);
+        return PackedNotification.Needed(_deviceEvent, _eventIndex, _size, _availPos, _availWrap, added);
     }
 
     public UsedStatus TryGetUsed(out nint cookie, out uint length)

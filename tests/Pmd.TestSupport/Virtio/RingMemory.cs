@@ -53,6 +53,13 @@ internal sealed unsafe class RingMemory : IDisposable
         return (new SplitRxRing(_memory, Size, features), new SplitRingDevice(Address, Size));
     }
 
+    /// <summary>The packed layout driven by the RX ring whose buffer ids are its positions.</summary>
+    public (PackedRxRing Ring, PackedRingDevice Device) PackedRx(RingFeatures features)
+    {
+        EnsureFits(PackedRingDevice.BytesFor(Size));
+        return (new PackedRxRing(_memory, Size, features), new PackedRingDevice(Address, Size));
+    }
+
     public (PackedRing Ring, PackedRingDevice Device) Packed(RingFeatures features)
     {
         EnsureFits(PackedRingDevice.BytesFor(Size));
