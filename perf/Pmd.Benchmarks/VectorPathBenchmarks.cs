@@ -25,6 +25,8 @@ public class VectorPathBenchmarks
     private SplitRingDevice _splitDevice = null!;
     private SplitRxRing _slotted;
     private SplitRingDevice _slottedDevice = null!;
+    private PackedRxRing _slottedPacked;
+    private PackedRingDevice _slottedPackedDevice = null!;
     private RingMemory _slottedMemory = null!;
     private PackedRing _packed;
     private PackedRingDevice _packedDevice = null!;
@@ -47,8 +49,9 @@ public class VectorPathBenchmarks
         var features = new RingFeatures(EventIndex: true, InOrder: true, IndirectDescriptors: false, Vectorized);
         if (Packed) (_packed, _packedDevice) = _memory.Packed(features);
         else (_split, _splitDevice) = _memory.Split(features);
-        _slottedMemory = RingMemory.For(Size, packed: false);
-        (_slotted, _slottedDevice) = _slottedMemory.SplitRx(features);
+        _slottedMemory = RingMemory.For(Size, Packed);
+        if (Packed) (_slottedPacked, _slottedPackedDevice) = _slottedMemory.PackedRx(features);
+        else (_slotted, _slottedDevice) = _slottedMemory.SplitRx(features);
     }
 
     [GlobalCleanup]
@@ -103,10 +106,17 @@ public class VectorPathBenchmarks
         return CompletedBuffers.TakeEach(ref _split, _done, _lengths);
     }
 
-    /// <summary>RX on the split ring whose buffer ids are its slots (SplitRxRing), as IN_ORDER or vectorized=1 select it; the Packed parameter does not apply.</summary>
+    /// <summary>RX on the rings whose buffer ids are their slots (SplitRxRing, PackedRxRing), as IN_ORDER or vectorized=1 select them.</summary>
     [Benchmark(OperationsPerInvoke = Burst)]
     public int RxSlottedLendAndReceive()
     {
+        if (Packed)
+        {
+            _slottedPacked.AddBuffers(_buffers, _cookies, deviceWritable: true);
+            _slottedPacked.NeedsNotify();
+            while (_slottedPackedDevice.TryPop(out var chain)) _slottedPackedDevice.PushUsed(chain.Id, 64);
+            return _slottedPacked.TakeUsed(_done, _lengths);
+        }
         _slotted.AddBuffers(_buffers, _cookies, deviceWritable: true);
         _slotted.Publish();
         _slotted.NeedsNotify();
