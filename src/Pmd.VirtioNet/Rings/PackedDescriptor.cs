@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Pmd.VirtioNet.Rings;
 
@@ -20,6 +22,22 @@ internal struct PackedDescriptor
     public ulong Address { readonly get => _address; set => _address = value; }
     public uint Length { readonly get => _length; set => _length = value; }
     public ushort Id { readonly get => _id; set => _id = value; }
+
+    /// <summary>Every field but the flags, which publish the descriptor when stored after (<see cref="StoreFlags"/>).</summary>
+    public void Fill(ulong address, uint length, ushort id)
+    {
+        _address = address;
+        _length = length;
+        _id = id;
+    }
+
+    /// <summary>
+    /// Every field, flags included, in one aligned 16-byte store: for a descriptor of a batch whose
+    /// first descriptor's flags, stored last, publish it. Descriptors live in ring memory, never on
+    /// the managed heap, so the reference is a fixed address.
+    /// </summary>
+    public unsafe void StoreWhole(ulong address, uint length, ushort id, ushort flags) =>
+        Vector128.Create(address, length | (ulong)id << 32 | (ulong)flags << 48).StoreAligned((ulong*)Unsafe.AsPointer(ref this));
 
     /// <summary>Acquire: the other fields may be read only after the flags say the entry is ours.</summary>
     public ushort LoadFlags() => Volatile.Read(ref _flags);

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Pmd.VirtioNet.Rings;
 
@@ -74,9 +73,7 @@ internal unsafe struct PackedRing : IVirtqueue
         if (_numFree == 0) return false;
         ushort id = _freeIds.Take();
         ref var d = ref _desc[_availPos];
-        d.Address = address;
-        d.Length = length;
-        d.Id = id;
+        d.Fill(address, length, id);
         ushort flags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | (deviceWritable ? PackedDescriptor.Write : 0));
         _inflight.Add(id, cookie, 1, deviceWritable ? length : 0);
         _numFree--;
@@ -108,18 +105,8 @@ internal unsafe struct PackedRing : IVirtqueue
             var buffer = buffers[i];
             ushort id = _freeIds.Take();
             _inflight.Add(id, cookies[i], 1, deviceWritable ? buffer.Length : 0);
-            if (i == 0)
-            {
-                ref var head = ref _desc[pos];
-                head.Address = buffer.Address;
-                head.Length = buffer.Length;
-                head.Id = id;
-            }
-            else
-            {
-                ulong flags = (ulong)(ushort)(PackedDescriptor.AvailableBits(wrap) | write);
-                Vector128.Create(buffer.Address, buffer.Length | (ulong)id << 32 | flags << 48).StoreAligned((ulong*)(_desc + pos));
-            }
+            if (i == 0) _desc[pos].Fill(buffer.Address, buffer.Length, id);
+            else _desc[pos].StoreWhole(buffer.Address, buffer.Length, id, (ushort)(PackedDescriptor.AvailableBits(wrap) | write));
             if (++pos == _size)
             {
                 pos = 0;
@@ -149,9 +136,7 @@ internal unsafe struct PackedRing : IVirtqueue
         for (int i = 0; i < n; i++)
         {
             ref var d = ref _desc[pos];
-            d.Address = buffers[i].Address;
-            d.Length = buffers[i].Length;
-            d.Id = id;
+            d.Fill(buffers[i].Address, buffers[i].Length, id);
             if (i >= firstWritable) writable += buffers[i].Length;
             if (i > 0) d.StoreFlags((ushort)(PackedDescriptor.AvailableBits(wrap) | (i < n - 1 ? PackedDescriptor.Next : 0) | (i >= firstWritable ? PackedDescriptor.Write : 0)));
             Advance(ref pos, ref wrap, 1);
@@ -180,9 +165,7 @@ internal unsafe struct PackedRing : IVirtqueue
             table[i].StoreFlags(0);
         }
         ref var d = ref _desc[_availPos];
-        d.Address = _indirect.TableIova(id);
-        d.Length = (uint)(n * sizeof(PackedDescriptor));
-        d.Id = id;
+        d.Fill(_indirect.TableIova(id), (uint)(n * sizeof(PackedDescriptor)), id);
         ushort flags = (ushort)(PackedDescriptor.AvailableBits(_availWrap) | PackedDescriptor.Indirect);
         _inflight.Add(id, cookie, 1, 0);
         _numFree--;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Pmd.VirtioNet.Rings;
 
@@ -77,24 +76,14 @@ internal unsafe struct PackedRxRing : IReceiveRing
             _capacities[pos] = deviceWritable ? buffer.Length : 0;
             ushort flags = (ushort)(PackedDescriptor.AvailableBits(wrap) | write);
             ref var d = ref _desc[pos];
-            if (i == 0)
-            {
-                // The head's flags go last (below): the device reads the ring in order, so it sees
-                // none of the batch before that store and all of it after.
-                d.Address = buffer.Address;
-                d.Length = buffer.Length;
-                d.Id = pos;
-            }
-            else if (_vector)
-            {
-                // Whole, flags included, in one aligned 16-byte store.
-                Vector128.Create(buffer.Address, buffer.Length | (ulong)pos << 32 | (ulong)flags << 48).StoreAligned((ulong*)(_desc + pos));
-            }
+            // The head's flags go last (below): the device reads the ring in order, so it sees none
+            // of the batch before that store and all of it after. The vectorized path writes each
+            // other descriptor whole in one 16-byte store.
+            if (i == 0) d.Fill(buffer.Address, buffer.Length, pos);
+            else if (_vector) d.StoreWhole(buffer.Address, buffer.Length, pos, flags);
             else
             {
-                d.Address = buffer.Address;
-                d.Length = buffer.Length;
-                d.Id = pos;
+                d.Fill(buffer.Address, buffer.Length, pos);
                 d.StoreFlags(flags);
             }
             if (++pos == _size)

@@ -10,18 +10,10 @@ namespace Pmd.VirtioNet.Rings;
 /// </summary>
 internal unsafe struct SplitRing : IVirtqueue
 {
-    private const ushort AvailNoInterrupt = 1;
-    private const ushort UsedNoNotify = 1;
-
+    private readonly SplitRingParts _parts;
     private readonly SplitDescriptor* _desc;
-    private readonly ushort* _availFlags;
-    private readonly ushort* _availIdx;
     private readonly ushort* _availRing;
-    private readonly ushort* _usedEvent;
-    private readonly ushort* _usedFlags;
-    private readonly ushort* _usedIdx;
     private readonly SplitUsedElement* _usedRing;
-    private readonly ushort* _availEvent;
     private readonly InflightTable _inflight;
     private readonly ushort[] _nextFree;
     private readonly IndirectTables _indirect;
@@ -46,18 +38,10 @@ internal unsafe struct SplitRing : IVirtqueue
     internal SplitRing(byte* memory, int size, RingFeatures features, IndirectTables indirect = default)
     {
         _indirect = features.IndirectDescriptors ? indirect : default;
-        var layout = SplitRingLayout.For(size);
-        _desc = (SplitDescriptor*)(memory + layout.DescriptorOffset);
-        byte* avail = memory + layout.AvailOffset;
-        _availFlags = (ushort*)avail;
-        _availIdx = (ushort*)(avail + 2);
-        _availRing = (ushort*)(avail + 4);
-        _usedEvent = (ushort*)(avail + 4 + 2 * size);
-        byte* used = memory + layout.UsedOffset;
-        _usedFlags = (ushort*)used;
-        _usedIdx = (ushort*)(used + 2);
-        _usedRing = (SplitUsedElement*)(used + 4);
-        _availEvent = (ushort*)(used + 4 + 8 * size);
+        _parts = new SplitRingParts(memory, size);
+        _desc = _parts.Descriptors;
+        _availRing = _parts.AvailRing;
+        _usedRing = _parts.UsedRing;
         _mask = (ushort)(size - 1);
         _eventIndex = features.EventIndex;
         _inOrder = features.InOrder;
@@ -170,18 +154,14 @@ internal unsafe struct SplitRing : IVirtqueue
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Publish() => Volatile.Write(ref *_availIdx, _availShadow);
+    public readonly void Publish() => _parts.PublishAvail(_availShadow);
 
     public bool NeedsNotify()
     {
         ushort next = _availShadow, old = _notifiedIdx;
         if (next == old) return false;
         _notifiedIdx = next;
-        // Our idx store must be visible before we read whether the device wants a kick, or both
-        // sides can miss each other (VIRTIO 2.7.7.2 / 2.7.10).
-        Interlocked.MemoryBarrier();
-        if (_eventIndex) return EventIndex.NeedEvent(Volatile.Read(ref *_availEvent), next, old);
-        return (Volatile.Read(ref *_usedFlags) & UsedNoNotify) == 0;
+        return _parts.NeedsNotify(_eventIndex, next, old);
     }
 
     public UsedStatus TryGetUsed(out nint cookie, out uint length)
@@ -192,10 +172,10 @@ internal unsafe struct SplitRing : IVirtqueue
         // is the one the device keeps writing, and every read of it is a cache miss.
         if (_lastUsed == _deviceUsedIdx)
         {
-            ushort device = Volatile.Read(ref *_usedIdx);
+            ushort device = Volatile.Read(ref *_parts.UsedIdx);
             if (device == _lastUsed)
             {
-                if (_eventIndex) KeepInterruptsAway();
+                if (_eventIndex) _parts.KeepInterruptsAway(_lastUsed, ref _usedEventBase);
                 return UsedStatus.Empty;
             }
             // Each entry returns a different chain, so more new entries than chains lent cannot
@@ -267,11 +247,11 @@ internal unsafe struct SplitRing : IVirtqueue
     /// </summary>
     private bool LearnCompletedInOrder()
     {
-        ushort device = Volatile.Read(ref *_usedIdx);
+        ushort device = Volatile.Read(ref *_parts.UsedIdx);
         int entries = (ushort)(device - _lastUsed);
         if (entries == 0)
         {
-            if (_eventIndex) KeepInterruptsAway();
+            if (_eventIndex) _parts.KeepInterruptsAway(_lastUsed, ref _usedEventBase);
             return false;
         }
         // More entries than chains lent: the index is impossible, and what lies past the real
@@ -306,21 +286,7 @@ internal unsafe struct SplitRing : IVirtqueue
         return true;
     }
 
-    public readonly void SuppressInterrupts()
-    {
-        // Without EVENT_IDX the flag does it; with it the device looks at used_event instead,
-        // which TryGetUsed keeps half a ring-index space away.
-        Volatile.Write(ref *_availFlags, AvailNoInterrupt);
-        if (_eventIndex) Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void KeepInterruptsAway()
-    {
-        if ((ushort)(_lastUsed - _usedEventBase) < 0x2000) return;
-        _usedEventBase = _lastUsed;
-        Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
-    }
+    public readonly void SuppressInterrupts() => _parts.SuppressInterrupts(_eventIndex, _lastUsed);
 
     /// <summary>
     /// Returns a chain's descriptors to the free list (walking private links only). With IN_ORDER

@@ -19,17 +19,7 @@ namespace Pmd.VirtioNet.Rings;
 /// </summary>
 internal unsafe struct SplitRxRing : IReceiveRing
 {
-    private const ushort AvailNoInterrupt = 1;
-    private const ushort UsedNoNotify = 1;
-
-    private readonly SplitDescriptor* _desc;
-    private readonly ushort* _availFlags;
-    private readonly ushort* _availIdx;
-    private readonly ushort* _usedEvent;
-    private readonly ushort* _usedFlags;
-    private readonly ushort* _usedIdx;
-    private readonly SplitUsedElement* _usedRing;
-    private readonly ushort* _availEvent;
+    private readonly SplitRingParts _parts;
     // What each slot holds, in managed memory the device cannot reach. Two arrays rather than one
     // of pairs, so the vectorized take copies four cookies and checks four lengths in one load each.
     private readonly nint[] _cookies;
@@ -49,18 +39,7 @@ internal unsafe struct SplitRxRing : IReceiveRing
     /// <summary>Drives the ring in <paramref name="memory"/>, which must be zeroed and laid out for <paramref name="size"/>.</summary>
     internal SplitRxRing(byte* memory, int size, RingFeatures features)
     {
-        var layout = SplitRingLayout.For(size);
-        _desc = (SplitDescriptor*)(memory + layout.DescriptorOffset);
-        byte* avail = memory + layout.AvailOffset;
-        _availFlags = (ushort*)avail;
-        _availIdx = (ushort*)(avail + 2);
-        ushort* availRing = (ushort*)(avail + 4);
-        _usedEvent = (ushort*)(avail + 4 + 2 * size);
-        byte* used = memory + layout.UsedOffset;
-        _usedFlags = (ushort*)used;
-        _usedIdx = (ushort*)(used + 2);
-        _usedRing = (SplitUsedElement*)(used + 4);
-        _availEvent = (ushort*)(used + 4 + 8 * size);
+        _parts = new SplitRingParts(memory, size);
         _mask = (ushort)(size - 1);
         _eventIndex = features.EventIndex;
         _vector = features.Vectorized && Avx2.IsSupported;
@@ -68,7 +47,7 @@ internal unsafe struct SplitRxRing : IReceiveRing
         _capacities = new uint[size];
         // Written once: the device reads it, the driver never does, so a device that overwrites it
         // only confuses itself.
-        for (int i = 0; i < size; i++) availRing[i] = (ushort)i;
+        for (int i = 0; i < size; i++) _parts.AvailRing[i] = (ushort)i;
     }
 
     public readonly int Size => _mask + 1;
@@ -95,7 +74,7 @@ internal unsafe struct SplitRxRing : IReceiveRing
             var buffer = buffers[i];
             // Address in the low half; length, flags and a next of 0 in the high half: one store.
             // The avail idx, published after the batch, is what makes the descriptor visible.
-            Vector128.Create(buffer.Address, buffer.Length | flags).Store((ulong*)(_desc + slot));
+            Vector128.Create(buffer.Address, buffer.Length | flags).Store((ulong*)(_parts.Descriptors + slot));
             _cookies[slot] = cookies[i];
             _capacities[slot] = deviceWritable ? buffer.Length : 0;
         }
@@ -104,18 +83,14 @@ internal unsafe struct SplitRxRing : IReceiveRing
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Publish() => Volatile.Write(ref *_availIdx, _availShadow);
+    public readonly void Publish() => _parts.PublishAvail(_availShadow);
 
     public bool NeedsNotify()
     {
         ushort next = _availShadow, old = _notifiedIdx;
         if (next == old) return false;
         _notifiedIdx = next;
-        // Our idx store must be visible before we read whether the device wants a kick, or both
-        // sides can miss each other (VIRTIO 2.7.7.2 / 2.7.10).
-        Interlocked.MemoryBarrier();
-        if (_eventIndex) return EventIndex.NeedEvent(Volatile.Read(ref *_availEvent), next, old);
-        return (Volatile.Read(ref *_usedFlags) & UsedNoNotify) == 0;
+        return _parts.NeedsNotify(_eventIndex, next, old);
     }
 
     public int TakeUsed(Span<nint> cookies, Span<uint> lengths)
@@ -138,10 +113,10 @@ internal unsafe struct SplitRxRing : IReceiveRing
     /// <summary>Whether the device moved its used idx to somewhere possible; what it moved over is then takeable.</summary>
     private bool LearnUsedIndex()
     {
-        ushort device = Volatile.Read(ref *_usedIdx);
+        ushort device = Volatile.Read(ref *_parts.UsedIdx);
         if (device == _lastUsed)
         {
-            if (_eventIndex) KeepInterruptsAway();
+            if (_eventIndex) _parts.KeepInterruptsAway(_lastUsed, ref _usedEventBase);
             return false;
         }
         // Each entry returns a different buffer, so more new entries than buffers lent cannot be:
@@ -163,7 +138,7 @@ internal unsafe struct SplitRxRing : IReceiveRing
     {
         int slot = _lastUsed & _mask;
         _lastUsed++;
-        var element = _usedRing[slot];
+        var element = _parts.UsedRing[slot];
         length = element.Length;
         if (element.Id != (uint)slot || length > _capacities[slot])
         {
@@ -183,7 +158,7 @@ internal unsafe struct SplitRxRing : IReceiveRing
         int slot = _lastUsed & _mask;
         if (slot + 4 > Size) return false;
         // id0 len0 id1 len1 ... gathered to ids in the low half, lengths in the high half.
-        var entries = Avx.LoadVector256((uint*)(_usedRing + slot));
+        var entries = Avx.LoadVector256((uint*)(_parts.UsedRing + slot));
         var split = Avx2.PermuteVar8x32(entries, Vector256.Create(0u, 2, 4, 6, 1, 3, 5, 7));
         var ids = split.GetLower();
         var used = split.GetUpper();
@@ -209,19 +184,5 @@ internal unsafe struct SplitRxRing : IReceiveRing
         return true;
     }
 
-    public readonly void SuppressInterrupts()
-    {
-        // Without EVENT_IDX the flag does it; with it the device looks at used_event instead,
-        // which TakeUsed keeps half a ring-index space away.
-        Volatile.Write(ref *_availFlags, AvailNoInterrupt);
-        if (_eventIndex) Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void KeepInterruptsAway()
-    {
-        if ((ushort)(_lastUsed - _usedEventBase) < 0x2000) return;
-        _usedEventBase = _lastUsed;
-        Volatile.Write(ref *_usedEvent, (ushort)(_lastUsed + 0x8000));
-    }
+    public readonly void SuppressInterrupts() => _parts.SuppressInterrupts(_eventIndex, _lastUsed);
 }
