@@ -136,6 +136,27 @@ public sealed class VhostUserTests
     }
 
     [Theory]
+    [InlineData("", true)]
+    [InlineData(",packed_vq=1", true)]
+    [InlineData(",in_order=0,vectorized=1", true)]
+    [InlineData(",in_order=0,vectorized=0", false)]
+    [InlineData(",packed_vq=1,in_order=0,vectorized=0", false)]
+    public void RX_lends_buffers_in_ring_order_with_IN_ORDER_or_vectorized_1_and_every_frame_comes_back(string devargs, bool slotted)
+    {
+        using var logs = new CapturedLogs();
+        using var peer = new VhostPeer("io", devargs);
+        // DPDK's vhost offers IN_ORDER; the port negotiates it unless in_order=0.
+        Assert.Equal(!devargs.Contains("in_order=0"), Net.VirtioFeatures.Has(((VirtioNetPort)peer.Port).NegotiatedFeatures, Net.VirtioFeatures.InOrder));
+        string expected = slotted ? "RX buffers in ring order (id = slot)" : "RX buffers from a free list";
+        Assert.Contains(logs.Lines, l => l.Message.Contains(expected));
+        Loopback.Run(peer.Port, peer.Pool, count: 20_000, 1518);
+        var stats = peer.Port.GetStats();
+        Assert.Equal(stats.TxPackets, stats.RxPackets);
+        Assert.Equal(0UL, stats.RxErrors);
+        peer.StopAndAssertNoLeak();
+    }
+
+    [Theory]
     [MemberData(nameof(Rings))]
     public void Two_queue_pairs_each_loop_back_their_own_traffic(string ring)
     {
@@ -249,6 +270,9 @@ public sealed class VhostUserTests
     [InlineData(",vectorized=1", false)]
     [InlineData(",packed_vq=1,vectorized=0", false)]
     [InlineData(",packed_vq=1,vectorized=1", false)]
+    // Without IN_ORDER and vectorized=1, RX takes the general rings (free list, inflight table).
+    [InlineData(",in_order=0,vectorized=0", false)]
+    [InlineData(",packed_vq=1,in_order=0,vectorized=0", false)]
     [InlineData(",vectorized=1", true)]
     [InlineData(",packed_vq=1,vectorized=1", true)]
     public void The_steady_state_datapath_allocates_nothing_over_a_million_packets(string devargs, bool capturing)
