@@ -11,9 +11,6 @@ namespace Pmd.VirtioNet.Rings;
 internal unsafe struct SplitRing : IVirtqueue
 {
     private readonly SplitRingParts _parts;
-    private readonly SplitDescriptor* _desc;
-    private readonly ushort* _availRing;
-    private readonly SplitUsedElement* _usedRing;
     private readonly InflightTable _inflight;
     private readonly ushort[] _nextFree;
     private readonly IndirectTables _indirect;
@@ -39,9 +36,6 @@ internal unsafe struct SplitRing : IVirtqueue
     {
         _indirect = features.IndirectDescriptors ? indirect : default;
         _parts = new SplitRingParts(memory, size);
-        _desc = _parts.Descriptors;
-        _availRing = _parts.AvailRing;
-        _usedRing = _parts.UsedRing;
         _mask = (ushort)(size - 1);
         _eventIndex = features.EventIndex;
         _inOrder = features.InOrder;
@@ -77,9 +71,9 @@ internal unsafe struct SplitRing : IVirtqueue
         ushort id = _freeHead;
         _freeHead = _nextFree[id];
         _numFree--;
-        _desc[id] = new SplitDescriptor(address, length, deviceWritable ? SplitDescriptor.Write : (ushort)0, 0);
+        _parts.Descriptors[id] = new SplitDescriptor(address, length, deviceWritable ? SplitDescriptor.Write : (ushort)0, 0);
         _inflight.Add(id, cookie, 1, deviceWritable ? length : 0);
-        _availRing[_availShadow & _mask] = id;
+        _parts.AvailRing[_availShadow & _mask] = id;
         _availShadow++;
         return true;
     }
@@ -102,9 +96,9 @@ internal unsafe struct SplitRing : IVirtqueue
             ushort id = _freeHead;
             _freeHead = _nextFree[id];
             var buffer = buffers[i];
-            Vector128.Create(buffer.Address, buffer.Length | flags).Store((ulong*)(_desc + id));
+            Vector128.Create(buffer.Address, buffer.Length | flags).Store((ulong*)(_parts.Descriptors + id));
             _inflight.Add(id, cookies[i], 1, deviceWritable ? buffer.Length : 0);
-            _availRing[avail++ & _mask] = id;
+            _parts.AvailRing[avail++ & _mask] = id;
         }
         _availShadow = avail;
         _numFree -= n;
@@ -125,13 +119,13 @@ internal unsafe struct SplitRing : IVirtqueue
             bool more = i < n - 1;
             ushort flags = (ushort)((more ? SplitDescriptor.Next : 0) | (i >= firstWritable ? SplitDescriptor.Write : 0));
             if (i >= firstWritable) writable += buffers[i].Length;
-            _desc[id] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, flags, more ? next : (ushort)0);
+            _parts.Descriptors[id] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, flags, more ? next : (ushort)0);
             if (more) id = next;
             else _freeHead = next;
         }
         _numFree -= n;
         _inflight.Add(head, cookie, (ushort)n, writable);
-        _availRing[_availShadow & _mask] = head;
+        _parts.AvailRing[_availShadow & _mask] = head;
         _availShadow++;
         return true;
     }
@@ -146,9 +140,9 @@ internal unsafe struct SplitRing : IVirtqueue
         var table = (SplitDescriptor*)_indirect.Table(id);
         for (int i = 0; i < n; i++)
             table[i] = new SplitDescriptor(buffers[i].Address, buffers[i].Length, i < n - 1 ? SplitDescriptor.Next : (ushort)0, (ushort)(i + 1));
-        _desc[id] = new SplitDescriptor(_indirect.TableIova(id), (uint)(n * sizeof(SplitDescriptor)), SplitDescriptor.Indirect, 0);
+        _parts.Descriptors[id] = new SplitDescriptor(_indirect.TableIova(id), (uint)(n * sizeof(SplitDescriptor)), SplitDescriptor.Indirect, 0);
         _inflight.Add(id, cookie, 1, 0);
-        _availRing[_availShadow & _mask] = id;
+        _parts.AvailRing[_availShadow & _mask] = id;
         _availShadow++;
         return true;
     }
@@ -185,7 +179,7 @@ internal unsafe struct SplitRing : IVirtqueue
             _deviceUsedIdx = device;
         }
         _stalled = false;
-        var element = _usedRing[_lastUsed & _mask];
+        var element = _parts.UsedRing[_lastUsed & _mask];
         uint id = element.Id;
         // IN_ORDER lets the device return a batch of read-only chains (TX) with one entry naming
         // the last (VIRTIO 2.7.9): the older ones are done too, with no length, and the entry is
@@ -262,7 +256,7 @@ internal unsafe struct SplitRing : IVirtqueue
             return false;
         }
         _stalled = false;
-        int position = _inflight.OrderPosition((int)_usedRing[(ushort)(device - 1) & _mask].Id);
+        int position = _inflight.OrderPosition((int)_parts.UsedRing[(ushort)(device - 1) & _mask].Id);
         _lastUsed = device;
         _deviceUsedIdx = device;
         // Each entry returns at least the oldest chain still lent, so `entries` chains are done
